@@ -1,0 +1,28 @@
+"The backdoorpure command: help everywhere, clear one-line errors, and a real training run."
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+
+EXE = Path(sys.executable).parent/'backdoorpure'  # the console script `pip install` made
+
+def run(*args):
+    return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=600)
+
+@pytest.mark.parametrize('args', [['--help'], ['train', '--help'], ['demo', '--help'], ['info', '--help']])
+def test_help(args):
+    r = run(*args)
+    assert r.returncode == 0 and 'usage: backdoorpure' in r.stdout and '--' in r.stdout
+
+def test_bad_input_gives_one_line_and_status_2(tmp_path):
+    r = run('train', '--dataset', 'imagenet', '--out', str(tmp_path/'x'))
+    assert r.returncode == 2 and "Unknown dataset 'imagenet'. Known datasets:" in r.stderr and 'Traceback' not in r.stderr
+    r = run('train', '--dataset', 'synthetic', '--arch', 'vit', '--out', str(tmp_path/'x'))
+    assert r.returncode == 2 and 'Known models:' in r.stderr
+    assert not any(tmp_path.iterdir())
+
+def test_train_writes_a_checkpoint_with_metrics(tmp_path):
+    r = run('train', '--dataset', 'synthetic', '--width', '8', '--epochs', '2', '--device', 'cpu', '--out', str(tmp_path/'clean'))
+    assert r.returncode == 0, r.stderr
+    side = json.loads((tmp_path/'clean.json').read_text())
+    assert 0 <= side['metrics']['c_acc'] <= 1 and side['run']['seed'] == 0 and len(side['history']) == 2
+    assert f"C-Acc {100*side['metrics']['c_acc']:.2f}%" in r.stdout

@@ -1,0 +1,43 @@
+"The offline docs site: built from the notebooks, every sidebar page loads and renders in headless Chromium, README is current."
+import re, shutil, subprocess, sys
+import pytest
+from conftest import ROOT, cifar_available
+
+sys.path.insert(0, str(ROOT/'tools'))
+import build_site
+
+@pytest.fixture(scope='module')
+def site():
+    if not cifar_available(): pytest.skip('the site executes the quickstart on CIFAR-10 (set BACKDOORPURE_DATA)')
+    readme_before = (ROOT/'README.md').read_text()
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_site.py')], capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return readme_before
+
+def test_readme_is_generated_from_the_index_notebook(site):
+    assert (ROOT/'README.md').read_text() == site, 'README.md is stale: run `python tools/build_site.py --readme` and commit it'
+    assert 'bash tests/run.sh' in site and 'backdoorpure demo' in site
+
+def test_every_sidebar_page_loads_and_renders(site, tmp_path):
+    if shutil.which('chromium') is None: pytest.skip('Chromium is not installed (apt-get install -y chromium)')
+    entries = build_site.sidebar_entries()
+    assert {s for s, _ in entries} >= {'Tutorials', 'Methods', 'Reproduction', 'API'}
+    index_dom = build_site.chromium((ROOT/'_docs'/'index.html').as_uri(), '--dump-dom')
+    links = re.findall(r'<a class="page[^"]*" href="([^"]+)"', index_dom)
+    assert len(links) == len(entries)
+    for href in links:
+        page = ROOT/'_docs'/href
+        assert page.exists(), f'sidebar link {href} has no page'
+        dom = build_site.chromium(page.as_uri(), '--dump-dom')
+        assert '<nav id="sidebar">' in dom and re.search(r'<h1 class="title">[^<]+</h1>', dom), href
+        assert 'Traceback' not in dom, href
+        text = re.sub(r'<[^>]+>', ' ', dom)
+        assert len(text.split()) > 60, f'{href} renders almost nothing'
+    api = build_site.chromium((ROOT/'_docs'/'02_models.html').as_uri(), '--dump-dom')
+    assert 'def create_model(' in api  # API signatures from show_doc
+    shot = tmp_path/'landing.png'
+    build_site.chromium((ROOT/'_docs'/'index.html').as_uri(), f'--screenshot={shot}')
+    from PIL import Image
+    import numpy as np
+    px = np.asarray(Image.open(shot).convert('L'))
+    assert px.shape == (800, 1280) and px.std() > 10  # a real page, not a blank one
