@@ -1,6 +1,6 @@
 "Every notebook runs top to bottom as nbdev-test would, one pytest test each, so CI ends with pytest's summary."
 import pytest
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_notebook  # renamed so pytest does not collect it
 from conftest import ROOT, cifar_available
 
 NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb'))
@@ -9,5 +9,5 @@ NEEDS_CIFAR = {'index.ipynb'}
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(nb):
     if nb.name in NEEDS_CIFAR and not cifar_available(): pytest.skip('needs CIFAR-10 (set BACKDOORPURE_DATA)')
-    ok, secs = test_nb(nb, skip_flags=['notest', 'slow', 'cuda'], basepath=ROOT)
+    ok, secs = run_notebook(nb, skip_flags=['notest', 'slow', 'cuda'], basepath=ROOT)
     assert ok, f'{nb.name} failed; run `nbdev-test {nb.relative_to(ROOT)}` to see the traceback'
