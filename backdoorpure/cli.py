@@ -1,4 +1,4 @@
-"""The `backdoorpure` command: `demo`, `train` and `info`, with a useful `--help` everywhere.
+"""The `backdoorpure` command: `demo`, `train`, `attack`, `convert` and `info`, with a useful `--help` everywhere.
 
 Docs: https://backdoorpure.github.io/backdoorpure/cli.html.md"""
 
@@ -7,19 +7,22 @@ Docs: https://backdoorpure.github.io/backdoorpure/cli.html.md"""
 # %% auto #0
 __all__ = ['train_clean', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #f5a387ba
+# %% ../nbs/90_cli.ipynb #26f0a796
 import argparse, json, sys, time
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #5de92b54
+# %% ../nbs/90_cli.ipynb #72345320
 import torch
 from . import __version__
 from .core import get_device, device_name, seed_everything, write_json
 from .data import DATASETS, load_dataset
 from .models import MODELS, create_model, save_checkpoint
 from .train import RECIPES, train, train_config, accuracy
+from .attacks import ATTACKS
+from .zoo import backdoored_model
+from .interop import read_backdoorbench
 
-# %% ../nbs/90_cli.ipynb #e38ed69f
+# %% ../nbs/90_cli.ipynb #7a83d916
 def train_clean(dataset:str='cifar10', # registered dataset
                 arch:str='preact-resnet18', # registered model
                 width:int=16, # channels of the first stage
@@ -43,7 +46,7 @@ def train_clean(dataset:str='cifar10', # registered dataset
     if out is not None: save_checkpoint(model, out, **result)
     return model, result
 
-# %% ../nbs/90_cli.ipynb #536683cf
+# %% ../nbs/90_cli.ipynb #dc9b268b
 def _add_train_args(p, epochs:int|None):
     "Arguments shared by `train` and `demo`."
     p.add_argument('--dataset', default='cifar10', help=f"one of: {', '.join(DATASETS)} (default: %(default)s)")
@@ -68,10 +71,23 @@ def build_parser():
     tr = sub.add_parser('train', help='train a clean model and save a checkpoint', description='Train a clean model and save a checkpoint.')
     _add_train_args(tr, epochs=None)
     tr.add_argument('--out', required=True, help='checkpoint name; NAME.safetensors and NAME.json are written')
+    at = sub.add_parser('attack', help='train (or load from the zoo cache) a backdoored model and report C-Acc, ASR and RA',
+                        description='Train a backdoored model on first use, cache it under a hash of its configuration, and report C-Acc / ASR / RA.')
+    _add_train_args(at, epochs=None)
+    at.add_argument('--attack', default='badnets', help=f"one of: {', '.join(ATTACKS)} (default: %(default)s)")
+    at.add_argument('--ratio', type=float, default=0.1, help='poisoning ratio in (0, 1] (default: %(default)s)')
+    at.add_argument('--target', type=int, default=0, help='target label (default: %(default)s)')
+    at.add_argument('--holdout', type=float, default=0.0, help="share kept clean for the defender and removed from the attacker's set (default: %(default)s)")
+    at.add_argument('--rebuild', action='store_true', help='train again even if the cache holds a valid entry')
+    cv = sub.add_parser('convert', help="turn a BackdoorBench attack_result.pt into a safetensors checkpoint",
+                        description="Read a BackdoorBench attack record with weights_only loading and write our checkpoint (safetensors + JSON sidecar).")
+    cv.add_argument('record', help='path of attack_result.pt')
+    cv.add_argument('--out', required=True, help='checkpoint name; NAME.safetensors and NAME.json are written')
+    cv.add_argument('--unsafe-pickle', action='store_true', help='also unpickle Python objects in the record: this can run arbitrary code, use only for files you trust')
     sub.add_parser('info', help='list datasets, models, recipes and the compute device', description='List what is registered and what hardware is used.')
     return p
 
-# %% ../nbs/90_cli.ipynb #93a9859f
+# %% ../nbs/90_cli.ipynb #4b3675ac
 def _run_train(a):
     overrides = {} if a.epochs is None else dict(epochs=a.epochs)
     _, res = train_clean(a.dataset, a.arch, a.width, a.recipe, a.seed, a.device, a.root, a.out, a.train_images, **overrides)
@@ -80,15 +96,30 @@ def _run_train(a):
           f"{run['wall_s']:.0f} s on {run['device_name']}, torch {run['torch_version']}")
     print(f"C-Acc {100*res['metrics']['c_acc']:.2f}%   checkpoint: {a.out}.safetensors (+ .json)")
 
+def _run_attack(a):
+    _, rec = backdoored_model(a.dataset, a.arch, a.attack, a.ratio, a.seed, a.recipe, a.device, a.root, a.rebuild,
+                              width=a.width, target=a.target, holdout=a.holdout, train_images=a.train_images,
+                              train_overrides={} if a.epochs is None else dict(epochs=a.epochs))
+    m, run = rec['metrics'], rec['run']
+    print(f"{a.attack} {a.ratio:.1%} on {a.dataset}, {a.arch} width {a.width}, seed {a.seed}: "
+          f"C-Acc {100*m['c_acc']:.2f}%  ASR {100*m['asr']:.2f}%  RA {100*m['ra']:.2f}%")
+    print(f"trained in {run['wall_s']:.0f} s on {run['device_name']}; cached at {rec['path']}")
+
+def _run_convert(a):
+    model, info = read_backdoorbench(a.record, allow_unsafe_pickle=a.unsafe_pickle)
+    pidx = info.pop('poison_index')
+    save_checkpoint(model, a.out, dataset=info['dataset'], source=info, poison_index=None if pidx is None else pidx.tolist())
+    print(f"{model.spec['arch']} ({model.spec['num_classes']} classes, width {model.spec['width']}) from {a.record} -> {a.out}.safetensors")
+
 def _run_info(a):
     dev = get_device('auto')
     print(f"backdoorpure {__version__}, torch {torch.__version__}, device {dev} ({device_name(dev)})")
-    print(f"datasets: {', '.join(DATASETS)}\nmodels:   {', '.join(MODELS)}\nrecipes:  {', '.join(RECIPES)}")
+    print(f"datasets: {', '.join(DATASETS)}\nmodels:   {', '.join(MODELS)}\nattacks:  {', '.join(ATTACKS)}\nrecipes:  {', '.join(RECIPES)}")
 
 def main(argv:list|None=None): # arguments (default: sys.argv[1:])
     "Entry point of the `backdoorpure` command."
     a = build_parser().parse_args(argv)
-    try: {'demo': _run_train, 'train': _run_train, 'info': _run_info}[a.command](a)
+    try: {'demo': _run_train, 'train': _run_train, 'attack': _run_attack, 'convert': _run_convert, 'info': _run_info}[a.command](a)
     except (KeyError, ValueError, FileNotFoundError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"backdoorpure {a.command}: error: {msg}", file=sys.stderr); sys.exit(2)

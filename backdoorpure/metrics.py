@@ -7,13 +7,13 @@ Docs: https://backdoorpure.github.io/backdoorpure/metrics.html.md"""
 # %% auto #0
 __all__ = ['backdoor_metrics', 'der']
 
-# %% ../nbs/04_metrics.ipynb #a2f1ca79
+# %% ../nbs/04_metrics.ipynb #2b99c44d
 import torch
 import torch.nn as nn
 from .data import ImageSet
 from .train import predict
 
-# %% ../nbs/04_metrics.ipynb #63b41a14
+# %% ../nbs/04_metrics.ipynb #fed43be1
 def _non_target(poisoned:ImageSet, target:int):
     "Positions of `poisoned` whose true label is not `target`; refuses a set with none."
     keep = (poisoned.y != target).nonzero().flatten()
@@ -23,18 +23,20 @@ def _non_target(poisoned:ImageSet, target:int):
 def backdoor_metrics(model:nn.Module, # classifier to measure
                      clean_test:ImageSet, # clean test images
                      poisoned_test:ImageSet, # triggered test images with their true labels
-                     target:int, # the attacker's target label
+                     target:int|None, # the attacker's target label; None for all-to-all (y -> y + 1 mod C)
                      batch_size:int=1024, # images per forward pass
                      dtype:str='auto'): # autocast dtype
     "C-Acc on `clean_test`, and ASR and RA on the non-target images of `poisoned_test`."
     if len(clean_test) == 0: raise ValueError("The clean test set is empty.")
-    if not 0 <= target < clean_test.info.num_classes:
-        raise ValueError(f"target {target} is outside the {clean_test.info.num_classes} classes of {clean_test.info.name}.")
+    n = clean_test.info.num_classes
+    if target is not None and not 0 <= target < n:
+        raise ValueError(f"target {target} is outside the {n} classes of {clean_test.info.name}.")
     c_acc = (predict(model, clean_test, batch_size, dtype) == clean_test.y).float().mean().item()
-    keep = _non_target(poisoned_test, target)
+    keep = _non_target(poisoned_test, target) if target is not None else torch.arange(len(poisoned_test), device=poisoned_test.device)
     pred = predict(model, poisoned_test, batch_size, dtype)[keep]
     true = poisoned_test.y[keep]
-    return dict(c_acc=c_acc, asr=(pred == target).float().mean().item(), ra=(pred == true).float().mean().item())
+    wanted = (true + 1) % n if target is None else target
+    return dict(c_acc=c_acc, asr=(pred == wanted).float().mean().item(), ra=(pred == true).float().mean().item())
 
 def der(before:dict, # metrics of the backdoored model (`c_acc`, `asr`)
         after:dict): # metrics after the defense

@@ -6,20 +6,20 @@ Docs: https://backdoorpure.github.io/backdoorpure/models.html.md"""
 
 # %% auto #0
 __all__ = ['MODELS', 'Classifier', 'create_model', 'conv3x3', 'PreActBlock', 'BasicBlock', 'preact_resnet18', 'resnet18',
-           'vgg19_bn', 'save_checkpoint', 'load_checkpoint', 'load_state_dict_file']
+           'vgg19_bn', 'save_checkpoint', 'load_state_strict', 'load_checkpoint', 'load_state_dict_file']
 
-# %% ../nbs/02_models.ipynb #c900b907
+# %% ../nbs/02_models.ipynb #d2d482fe
 import json, pickle
 from pathlib import Path
 
-# %% ../nbs/02_models.ipynb #23acbd17
+# %% ../nbs/02_models.ipynb #67145e10
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load as st_load, save as st_save
 from .core import Registry, atomic_write, write_json, sha256_file
 
-# %% ../nbs/02_models.ipynb #2ca7430f
+# %% ../nbs/02_models.ipynb #f798ba23
 MODELS = Registry('model')
 
 class Classifier(nn.Module):
@@ -43,7 +43,7 @@ def create_model(arch:str, # a registered architecture: see `MODELS`
 
 def conv3x3(cin, cout, stride=1): return nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
 
-# %% ../nbs/02_models.ipynb #0a2142db
+# %% ../nbs/02_models.ipynb #0fb0354b
 class PreActBlock(nn.Module):
     "BN-ReLU-conv twice, with an identity or 1x1-conv shortcut."
     def __init__(self, cin, cout, stride):
@@ -99,7 +99,7 @@ def vgg19_bn(width=64, in_channels=3):
         layers += [nn.Conv2d(cin, width*v, 3, padding=1, bias=False), nn.BatchNorm2d(width*v), nn.ReLU(inplace=True)]; cin = width*v
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten()), cin
 
-# %% ../nbs/02_models.ipynb #7a6315ae
+# %% ../nbs/02_models.ipynb #c08b4c00
 def _paths(path):
     "The weights and sidecar paths of a checkpoint named `path` (suffix optional)."
     path = Path(path)
@@ -123,7 +123,7 @@ def _check_spec(spec:dict, arch, num_classes, source):
     if num_classes is not None and spec['num_classes'] != num_classes:
         raise ValueError(f"{source} has {spec['num_classes']} classes, not the {num_classes} asked for.")
 
-def _load_into(model:Classifier, state:dict, source):
+def load_state_strict(model:Classifier, state:dict, source):
     "Load `state` strictly, turning key or shape mismatches into one clear error."
     try: model.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -144,7 +144,7 @@ def load_checkpoint(path:str|Path, # checkpoint name as given to `save_checkpoin
         raise ValueError(f"{wpath} does not match the sha256 in {jpath}: the weights are corrupt or were replaced.")
     _check_spec(meta['model'], arch, num_classes, wpath)
     model = create_model(**meta['model'])
-    return _load_into(model, st_load(wpath.read_bytes()), wpath).to(device), meta
+    return load_state_strict(model, st_load(wpath.read_bytes()), wpath).to(device), meta
 
 def load_state_dict_file(path:str|Path, # a .pt/.pth state dict (tensors only)
                          arch:str, num_classes:int=10, width:int=64, in_channels:int=3): # the architecture it belongs to
@@ -154,4 +154,4 @@ def load_state_dict_file(path:str|Path, # a .pt/.pth state dict (tensors only)
         raise ValueError(f"{path} contains Python objects other than tensors; refusing to unpickle it, since that could run code. "
                          f"Save a plain state_dict or a safetensors file instead.") from None
     if not isinstance(state, dict): raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
-    return _load_into(create_model(arch, num_classes, width, in_channels), state, path)
+    return load_state_strict(create_model(arch, num_classes, width, in_channels), state, path)

@@ -16,3 +16,7 @@ def cache(tmp_path, monkeypatch):
     "An empty user cache for the test."
     monkeypatch.setenv('BACKDOORPURE_CACHE', str(tmp_path/'cache'))
     return tmp_path/'cache'
+
+if os.environ.get('PYTEST_XDIST_WORKER'):  # one intra-op thread per worker: two workers on two cores, not four threads
+    import torch
+    torch.set_num_threads(1)
