@@ -8,12 +8,12 @@ Docs: https://backdoorpure.github.io/backdoorpure/attacks.html.md"""
 __all__ = ['ATTACKS', 'Attack', 'register_attack', 'create_attack', 'check_ratio', 'Poisoned', 'BadNets', 'load_pattern',
            'noise_pattern', 'Blended', 'SIG', 'WaNet', 'show_triggers']
 
-# %% ../nbs/05_attacks.ipynb #1bb91246
+# %% ../nbs/05_attacks.ipynb #1f546f2d
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-# %% ../nbs/05_attacks.ipynb #79c24ff0
+# %% ../nbs/05_attacks.ipynb #4f45fd15
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,11 +22,12 @@ from fastcore.basics import patch
 from .core import Config, Registry, make_generator
 from .data import DatasetInfo, ImageSet, random_indices
 
-# %% ../nbs/05_attacks.ipynb #fdb88a1d
+# %% ../nbs/05_attacks.ipynb #20584e96
 ATTACKS = Registry('attack')
 
 class Attack:
     "A backdoor trigger on uint8 NCHW batches plus BackdoorBench's poisoning protocol."
+    name: str = '' # registry name, set by `register_attack`
     defaults: dict = {}
     clean_label: bool = False
     def __init__(self, info:DatasetInfo, # dataset the attack runs on
@@ -38,7 +39,6 @@ class Attack:
         if all_to_all and self.clean_label: raise ValueError(f"{self.name} is clean-label and cannot be all-to-all.")
         self.info, self.target, self.all_to_all = info, target, all_to_all
         self.config = Config(self.defaults).merge(config)
-    name = property(lambda self: type(self).name_)
     def __repr__(self): return f"{self.name}(target={self.target}, {', '.join(f'{k}={v}' for k, v in self.config.items())})"
     def apply(self, x:torch.Tensor): # uint8 NCHW batch
         "The batch with the trigger applied."
@@ -49,7 +49,7 @@ class Attack:
 
 def register_attack(name:str): # registry name
     "Class decorator that registers an `Attack` subclass as `name`."
-    def deco(cls): cls.name_ = name; ATTACKS.register(name)(cls); return cls
+    def deco(cls): cls.name = name; ATTACKS.register(name)(cls); return cls
     return deco
 
 def create_attack(name:str, # a registered attack: see `ATTACKS`
@@ -58,7 +58,7 @@ def create_attack(name:str, # a registered attack: see `ATTACKS`
     "Build a registered attack for a dataset."
     return ATTACKS.get(name)(info, **kwargs)
 
-# %% ../nbs/05_attacks.ipynb #bb7e2680
+# %% ../nbs/05_attacks.ipynb #86570163
 def check_ratio(ratio:float): # poisoning ratio
     "Refuse a poisoning ratio outside (0, 1]."
     if isinstance(ratio, bool) or not (isinstance(ratio, (int, float)) and 0 < ratio <= 1):
@@ -111,7 +111,7 @@ def poison_test(self:Attack, test:ImageSet): # the clean test set
     sub = test.subset(keep)
     return ImageSet(_apply_at(self.apply, sub.x, torch.arange(len(sub))), sub.y, sub.info, sub.index)
 
-# %% ../nbs/05_attacks.ipynb #aaa376a1
+# %% ../nbs/05_attacks.ipynb #35615d01
 @register_attack('badnets')
 class BadNets(Attack):
     "A white square patch in the bottom-right corner."
@@ -121,7 +121,7 @@ class BadNets(Attack):
         out = x.clone(); out[..., -p:, -p:] = self.config.value
         return out
 
-# %% ../nbs/05_attacks.ipynb #cb6d435c
+# %% ../nbs/05_attacks.ipynb #88c0f850
 def load_pattern(path:str|Path, # an image file (resized to fit) or a .npy array (must fit exactly)
                  info:DatasetInfo): # the data it will be blended into
     "A trigger file as a uint8 CHW tensor of the dataset's size and channels."
@@ -154,7 +154,7 @@ class Blended(Attack):
         a = self.config.alpha
         return ((1 - a) * x.float() + a * self.pattern.to(x.device).float()).to(torch.uint8)
 
-# %% ../nbs/05_attacks.ipynb #424094d9
+# %% ../nbs/05_attacks.ipynb #d190015d
 @register_attack('sig')
 class SIG(Attack):
     "A horizontal sinusoidal signal added to the image (clean-label)."
@@ -167,7 +167,7 @@ class SIG(Attack):
     def apply(self, x):
         return (x.float() + self.signal(x.shape[-1], x.device)).clamp(0, 255).to(torch.uint8)
 
-# %% ../nbs/05_attacks.ipynb #cf992eb8
+# %% ../nbs/05_attacks.ipynb #d4db3e5b
 @register_attack('wanet')
 class WaNet(Attack):
     "A fixed smooth warping field (with noise-mode samples that keep their labels)."
@@ -195,7 +195,7 @@ class WaNet(Attack):
         noise = (torch.rand(len(x), h, h, 2, generator=g, device=x.device) * 2 - 1) / h
         return self.warp(x, (self.grid(x.device) + noise).clamp(-1, 1))
 
-# %% ../nbs/05_attacks.ipynb #c1ba646a
+# %% ../nbs/05_attacks.ipynb #8638d1d4
 @patch
 @torch.no_grad()
 def poison_train(self:WaNet, train:ImageSet, ratio:float, seed:int=0): # as `Attack.poison_train`
@@ -209,7 +209,7 @@ def poison_train(self:WaNet, train:ImageSet, ratio:float, seed:int=0): # as `Att
     x = _apply_at(lambda b: self.apply_noise(b, g), base.data.x, cross)
     return Poisoned(ImageSet(x, base.data.y, train.info, train.index), base.poison_index, cross)
 
-# %% ../nbs/05_attacks.ipynb #453ed8c8
+# %% ../nbs/05_attacks.ipynb #5a928c35
 def show_triggers(x:torch.Tensor, # uint8 NCHW images; the first is shown
                   info:DatasetInfo, # their dataset
                   names:list|None=None, # attacks to show (default: all registered)
