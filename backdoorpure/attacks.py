@@ -6,7 +6,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/attacks.html.md"""
 
 # %% auto #0
 __all__ = ['ATTACKS', 'Attack', 'register_attack', 'create_attack', 'check_ratio', 'Poisoned', 'BadNets', 'load_pattern',
-           'noise_pattern', 'Blended', 'SIG', 'WaNet', 'show_triggers']
+           'noise_pattern', 'Blended', 'SIG', 'WaNet', 'AdaptiveBlend', 'quantize', 'floyd_steinberg', 'BPP',
+           'show_triggers']
 
 # %% ../nbs/05_attacks.ipynb #1f546f2d
 import math
@@ -23,13 +24,15 @@ from .core import Config, Registry, make_generator
 from .data import DatasetInfo, ImageSet, random_indices
 
 # %% ../nbs/05_attacks.ipynb #20584e96
-ATTACKS = Registry('attack')
+ATTACKS = Registry('attack', plugins=['backdoorpure.learned_attacks'])
 
 class Attack:
     "A backdoor trigger on uint8 NCHW batches plus BackdoorBench's poisoning protocol."
     name: str = '' # registry name, set by `register_attack`
     defaults: dict = {}
     clean_label: bool = False
+    needs_model: bool = False # the trigger is derived from a clean model by `prepare`
+    state_keys: tuple = () # tensors that `prepare` derives, saved with a model built by the attack
     def __init__(self, info:DatasetInfo, # dataset the attack runs on
                  target:int=0, # the attacker's label
                  all_to_all:bool=False, # relabel y -> (y + 1) mod C instead of y -> target
@@ -41,8 +44,28 @@ class Attack:
         self.config = Config(self.defaults).merge(config)
     def __repr__(self): return f"{self.name}(target={self.target}, {', '.join(f'{k}={v}' for k, v in self.config.items())})"
     def apply(self, x:torch.Tensor): # uint8 NCHW batch
-        "The batch with the trigger applied."
+        "The batch with the test-time trigger applied."
         raise NotImplementedError
+    def apply_train(self, x:torch.Tensor, g:torch.Generator): # uint8 batch of images to poison, and randomness
+        "The trigger as the poisoned training images get it (the test-time trigger unless an attack says otherwise)."
+        return self.apply(x)
+    def apply_cross(self, x:torch.Tensor, g:torch.Generator): # uint8 batch, and randomness
+        "The change made to images that keep their true label (attacks with a `cross_ratio` only)."
+        raise NotImplementedError
+    def prepare(self, train:ImageSet, # the attacker's clean training set
+                model:torch.nn.Module|None=None, # a clean model of the victim's architecture, for `needs_model` attacks
+                seed:int=0): # randomness of the derivation
+        "Derive the trigger from data and a clean model; fixed triggers need nothing. Returns the attack."
+        return self
+    def state(self):
+        "The derived trigger tensors, to save beside a model (see `load_state`)."
+        return {k: getattr(self, k).detach().cpu().contiguous() for k in self.state_keys}
+    def load_state(self, state:dict): # as returned by `state`
+        "Restore a derived trigger, so that a saved model's poisoned test set can be rebuilt; returns the attack."
+        missing = set(self.state_keys) - set(state)
+        if missing: raise ValueError(f"{self.name}: the saved trigger lacks {sorted(missing)}; rebuild the model.")
+        for k in self.state_keys: setattr(self, k, state[k])
+        return self
     def target_of(self, y:torch.Tensor): # true labels
         "The label the attacker wants for images of true label `y`."
         return (y + 1) % self.info.num_classes if self.all_to_all else torch.full_like(y, self.target)
@@ -70,7 +93,7 @@ class Poisoned:
     "A poisoned training set and the positions the attack changed."
     data: ImageSet # the training set as the victim sees it
     poison_index: torch.Tensor # positions carrying the trigger (relabelled unless clean-label)
-    cross_index: torch.Tensor # positions changed but keeping their true label (WaNet's noise mode), often empty
+    cross_index: torch.Tensor # positions changed but keeping their true label (noise, cover or cross samples), often empty
 
 def _apply_at(apply, x, idx, batch_size=4096):
     "A copy of `x` with `apply` run on the images at positions `idx`, in batches."
@@ -93,15 +116,29 @@ def poison_indices(self:Attack, y:torch.Tensor, # training labels
     return pool[random_indices(len(pool), k, seed)].sort().values
 
 @patch
+def cross_indices(self:Attack, poison_index:torch.Tensor, # positions already poisoned
+                  n:int, # size of the training set
+                  ratio:float, # the poisoning ratio
+                  seed:int=0): # randomness
+    "Sorted positions, disjoint from the poisoned ones, that get `apply_cross` and keep their label: `cross_ratio`·ratio·n of them."
+    free = torch.ones(n, dtype=torch.bool); free[poison_index] = False
+    pool = free.nonzero().flatten()
+    k = min(len(pool), round(self.config.get('cross_ratio', 0) * ratio * n))
+    return pool[random_indices(len(pool), k, seed + 1)].sort().values
+
+@patch
 @torch.no_grad()
 def poison_train(self:Attack, train:ImageSet, # the clean training set
                  ratio:float, # share of the whole set to poison
-                 seed:int=0): # randomness of the index choice
-    "The poisoned training set (clean-label attacks keep labels)."
+                 seed:int=0): # randomness of the index choice and of random triggers
+    "The poisoned training set: triggered (and, unless clean-label, relabelled) images plus any label-keeping cross images."
     idx = self.poison_indices(train.y, ratio, seed)
-    x, y = _apply_at(self.apply, train.x, idx), train.y.clone()
+    g = make_generator(seed + 2, train.device)
+    x, y = _apply_at(lambda b: self.apply_train(b, g), train.x, idx), train.y.clone()
     if not self.clean_label: y[idx.to(y.device)] = self.target_of(train.y[idx.to(y.device)])
-    return Poisoned(ImageSet(x, y, train.info, train.index), idx, torch.empty(0, dtype=torch.long))
+    cross = self.cross_indices(idx, len(train), ratio, seed)
+    if len(cross): x = _apply_at(lambda b: self.apply_cross(b, g), x, cross)
+    return Poisoned(ImageSet(x, y, train.info, train.index), idx, cross)
 
 @patch
 @torch.no_grad()
@@ -189,40 +226,70 @@ class WaNet(Attack):
     def warp(self, x, grid):
         return F.grid_sample(x.float(), grid, align_corners=True).round().clamp(0, 255).to(torch.uint8)
     def apply(self, x): return self.warp(x, self.grid(x.device).expand(len(x), -1, -1, -1))
-    def apply_noise(self, x, g): # batch and randomness
-        "The noise-mode transform: the warp plus a random per-image perturbation of the grid."
+    def apply_cross(self, x, g): # batch and randomness
+        "Noise mode: the warp plus a random per-image perturbation of the grid."
         h = self.info.size
         noise = (torch.rand(len(x), h, h, 2, generator=g, device=x.device) * 2 - 1) / h
         return self.warp(x, (self.grid(x.device) + noise).clamp(-1, 1))
 
-# %% ../nbs/05_attacks.ipynb #8638d1d4
-@patch
-@torch.no_grad()
-def poison_train(self:WaNet, train:ImageSet, ratio:float, seed:int=0): # as `Attack.poison_train`
-    "The shared protocol plus `cross_ratio`·ratio noise-mode images that keep their true labels."
-    base = Attack.poison_train(self, train, ratio, seed)
-    free = torch.ones(len(train), dtype=torch.bool); free[base.poison_index] = False
-    pool = free.nonzero().flatten()
-    k = min(len(pool), round(self.config.cross_ratio * ratio * len(train)))
-    cross = pool[random_indices(len(pool), k, seed + 1)].sort().values
-    g = make_generator(seed + 2, train.device)
-    x = _apply_at(lambda b: self.apply_noise(b, g), base.data.x, cross)
-    return Poisoned(ImageSet(x, base.data.y, train.info, train.index), base.poison_index, cross)
+# %% ../nbs/05_attacks.ipynb #cf639d56
+@register_attack('adaptive-blend')
+class AdaptiveBlend(Blended):
+    "Blended with a pattern cut into pieces: training images get a random half of the pieces, and cover images keep their labels."
+    defaults = dict(alpha=0.2, train_alpha=0.15, pieces=16, mask_rate=0.5, cross_ratio=1.0, pattern_file=None, pattern_seed=1234)
+    def piece_masks(self, n:int, g:torch.Generator, device='cpu'): # images, randomness, device
+        "n x 1 x H x W masks, each the union of a random `mask_rate` share of the pieces."
+        c, h = self.config, self.info.size; k = math.isqrt(c.pieces)
+        if k * k != c.pieces: raise ValueError(f"pieces must be a square number (4x4 = 16), got {c.pieces}.")
+        keep = torch.rand(n, c.pieces, generator=g, device=device).argsort(1).argsort(1) < round(c.pieces * c.mask_rate)
+        return F.interpolate(keep.view(n, 1, k, k).float(), size=(h, h), mode='nearest')
+    def apply_train(self, x, g):
+        a = self.config.train_alpha * self.piece_masks(len(x), g, x.device)
+        return ((1 - a) * x.float() + a * self.pattern.to(x.device).float()).to(torch.uint8)
+    apply_cross = apply_train
+
+# %% ../nbs/05_attacks.ipynb #ffd8c82b
+def quantize(x:torch.Tensor, # float images in [0, 255]
+             levels:int): # values per channel
+    "Round every value to the nearest of `levels` evenly spaced levels in [0, 255]."
+    return torch.round(x / 255 * (levels - 1)) / (levels - 1) * 255
+
+def floyd_steinberg(x:torch.Tensor, # uint8 NCHW batch
+                    levels:int): # values per channel
+    "Quantise to `levels` values with Floyd–Steinberg error diffusion (7, 3, 5, 1 sixteenths)."
+    img = F.pad(x.float(), (1, 1, 0, 1))  # room for the error that flows past the edges
+    h, w = x.shape[-2:]
+    for i in range(h):
+        for j in range(1, w + 1):
+            old = img[..., i, j]; new = quantize(old, levels).clamp(0, 255); err = old - new
+            img[..., i, j] = new
+            img[..., i, j + 1] += err * 7 / 16
+            img[..., i + 1, j - 1:j + 2] += err[..., None] * torch.tensor([3, 5, 1], device=x.device) / 16
+    return img[..., :h, 1:w + 1].round().clamp(0, 255).to(torch.uint8)
+
+@register_attack('bpp')
+class BPP(Attack):
+    "Colour quantisation with Floyd–Steinberg dithering."
+    defaults = dict(squeeze_num=8, dithering=True)
+    def apply(self, x):
+        c = self.config
+        return floyd_steinberg(x, c.squeeze_num) if c.dithering else quantize(x.float(), c.squeeze_num).round().to(torch.uint8)
 
 # %% ../nbs/05_attacks.ipynb #5a928c35
 def show_triggers(x:torch.Tensor, # uint8 NCHW images; the first is shown
                   info:DatasetInfo, # their dataset
-                  names:list|None=None, # attacks to show (default: all registered)
+                  attacks:list|None=None, # attack names or prepared `Attack`s (default: every fixed-trigger attack)
                   path:str|Path|None=None): # also save the figure here
     "A grid of clean image, poisoned image and amplified difference for each attack; returns the figure."
-    import matplotlib; import matplotlib.pyplot as plt
-    names = names or sorted(ATTACKS)
-    fig, axes = plt.subplots(len(names), 3, figsize=(6, 2 * len(names)), squeeze=False)
+    import matplotlib.pyplot as plt
+    attacks = attacks or [n for n in ATTACKS.names() if not ATTACKS.get(n).needs_model]
+    attacks = [create_attack(a, info) if isinstance(a, str) else a for a in attacks]
+    fig, axes = plt.subplots(len(attacks), 3, figsize=(6, 2 * len(attacks)), squeeze=False)
     img = x[:1]
-    for row, name in zip(axes, names):
-        out = create_attack(name, info).apply(img)
+    for row, attack in zip(axes, attacks):
+        out = attack.apply(img)
         diff = ((out.float() - img.float()).abs() * 4).clamp(0, 255).to(torch.uint8)
-        for ax, im, title in zip(row, (img, out, diff), ('clean', name, 'difference x4')):
+        for ax, im, title in zip(row, (img, out, diff), ('clean', attack.name, 'difference x4')):
             ax.imshow(im[0].permute(1, 2, 0).squeeze(-1).cpu().numpy(), cmap='gray' if info.channels == 1 else None)
             ax.set_title(title, fontsize=9); ax.axis('off')
     fig.tight_layout()

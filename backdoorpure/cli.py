@@ -37,7 +37,7 @@ def train_clean(dataset:str='cifar10', # registered dataset
     cfg = train_config(recipe).merge(overrides, seed=seed, device=device)
     dev = get_device(device)
     data = load_dataset(dataset, root=root, device=dev)
-    train_set = data.train if train_images is None else data.train.subset(torch.arange(min(train_images, len(data.train))))
+    train_set = data.train.first(train_images)
     seed_everything(seed)
     model = create_model(arch, data.info.num_classes, width, data.info.channels)
     history, record = train(model, train_set, cfg)
@@ -74,7 +74,7 @@ def build_parser():
     at = sub.add_parser('attack', help='train (or load from the zoo cache) a backdoored model and report C-Acc, ASR and RA',
                         description='Train a backdoored model on first use, cache it under a hash of its configuration, and report C-Acc / ASR / RA.')
     _add_train_args(at, epochs=None)
-    at.add_argument('--attack', default='badnets', help=f"one of: {', '.join(ATTACKS)} (default: %(default)s)")
+    at.add_argument('--attack', default='badnets', help=f"one of: {', '.join(ATTACKS.names())} (default: %(default)s)")
     at.add_argument('--ratio', type=float, default=0.1, help='poisoning ratio in (0, 1] (default: %(default)s)')
     at.add_argument('--target', type=int, default=0, help='target label (default: %(default)s)')
     at.add_argument('--holdout', type=float, default=0.0, help="share kept clean for the defender and removed from the attacker's set (default: %(default)s)")
@@ -114,7 +114,7 @@ def _run_convert(a):
 def _run_info(a):
     dev = get_device('auto')
     print(f"backdoorpure {__version__}, torch {torch.__version__}, device {dev} ({device_name(dev)})")
-    print(f"datasets: {', '.join(DATASETS)}\nmodels:   {', '.join(MODELS)}\nattacks:  {', '.join(ATTACKS)}\nrecipes:  {', '.join(RECIPES)}")
+    print(f"datasets: {', '.join(DATASETS)}\nmodels:   {', '.join(MODELS)}\nattacks:  {', '.join(ATTACKS.names())}\nrecipes:  {', '.join(RECIPES)}")
 
 def main(argv:list|None=None): # arguments (default: sys.argv[1:])
     "Entry point of the `backdoorpure` command."

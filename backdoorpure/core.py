@@ -9,7 +9,7 @@ __all__ = ['Config', 'Registry', 'seed_everything', 'make_generator', 'get_devic
            'atomic_write', 'write_json', 'cache_dir', 'sha256_file', 'RunRecord']
 
 # %% ../nbs/00_core.ipynb #f664f394
-import copy, hashlib, json, os, platform, random, tempfile, time
+import copy, hashlib, importlib, json, os, platform, random, tempfile, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
@@ -37,17 +37,29 @@ class Config(dict):
 # %% ../nbs/00_core.ipynb #b511cfc4
 class Registry(dict):
     "A named collection of factories; `get` explains which names exist when a lookup fails."
-    def __init__(self, kind:str): # what the entries are, used in error messages
-        super().__init__(); self.kind = kind
+    def __init__(self, kind:str, # what the entries are, used in error messages
+                 plugins:tuple=()): # modules that register more entries, imported on the first lookup
+        super().__init__(); self.kind, self.plugins, self._loaded = kind, tuple(plugins), False
     def register(self, name:str): # name users will type
         "Decorator that adds a factory under `name`."
         def deco(fn):
-            if name in self: raise ValueError(f"{self.kind} {name!r} is already registered.")
+            old = dict.get(self, name)  # the same qualname is a redefinition (a re-run notebook cell)
+            if old is not None and getattr(old, '__qualname__', None) != getattr(fn, '__qualname__', None):
+                raise ValueError(f"{self.kind} {name!r} is already registered.")
             self[name] = fn; return fn
         return deco
+    def load_plugins(self):
+        "Import the plugin modules (once), so that every entry is registered; returns the registry."
+        if not self._loaded:
+            self._loaded = True
+            for module in self.plugins: importlib.import_module(module)
+        return self
+    def names(self):
+        "Every registered name, sorted, plugins included."
+        return sorted(self.load_plugins())
     def get(self, name:str): # registered name
         "Return the factory registered as `name`, or raise a `KeyError` listing the known names."
-        if name not in self: raise KeyError(f"Unknown {self.kind} {name!r}. Known {self.kind}s: {', '.join(sorted(self))}.")
+        if name not in self.load_plugins(): raise KeyError(f"Unknown {self.kind} {name!r}. Known {self.kind}s: {', '.join(self.names())}.")
         return self[name]
 
 # %% ../nbs/00_core.ipynb #67cc51fc

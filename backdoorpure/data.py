@@ -298,6 +298,9 @@ class ImageSet:
         "The images at positions `idx` of this set."
         idx = torch.as_tensor(idx, device=self.device, dtype=torch.long)
         return ImageSet(self.x[idx], self.y[idx], self.info, self.index[idx])
+    def first(self, n:int|None): # how many images to keep; None keeps all
+        "The first `n` images (the smoke scale's small training sets)."
+        return self if n is None else self.subset(torch.arange(min(n, len(self))))
     def normalize(self, xb:torch.Tensor): # uint8 batch
         "Scale a uint8 batch to floats and normalise it with the dataset's mean and std."
         mean = torch.tensor(self.info.mean, device=xb.device).view(1, -1, 1, 1)
