@@ -8,7 +8,7 @@ EXE = Path(sys.executable).parent/'backdoorpure'  # the console script `pip inst
 def run(*args):
     return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=600)
 
-@pytest.mark.parametrize('args', [['--help'], ['train', '--help'], ['demo', '--help'], ['info', '--help']])
+@pytest.mark.parametrize('args', [['--help'], ['train', '--help'], ['demo', '--help'], ['purify', '--help'], ['info', '--help']])
 def test_help(args):
     r = run(*args)
     assert r.returncode == 0 and 'usage: backdoorpure' in r.stdout and '--' in r.stdout
@@ -26,3 +26,16 @@ def test_train_writes_a_checkpoint_with_metrics(tmp_path):
     side = json.loads((tmp_path/'clean.json').read_text())
     assert 0 <= side['metrics']['c_acc'] <= 1 and side['run']['seed'] == 0 and len(side['history']) == 2
     assert f"C-Acc {100*side['metrics']['c_acc']:.2f}%" in r.stdout
+
+def test_purify_a_checkpoint_and_refuse_bad_settings(tmp_path):
+    r = run('train', '--dataset', 'synthetic', '--width', '4', '--epochs', '1', '--device', 'cpu', '--out', str(tmp_path/'m'))
+    assert r.returncode == 0, r.stderr
+    r = run('purify', str(tmp_path/'m'), '--method', 'fst', '--set', 'epochs=1', 'alpha=0.5', '--attack', 'badnets',
+            '--clean-share', '0.1', '--device', 'cpu', '--out', str(tmp_path/'p'))
+    assert r.returncode == 0, r.stderr
+    side = json.loads((tmp_path/'p.json').read_text())
+    assert side['report']['config']['alpha'] == 0.5 and side['report']['method'] == 'fst' and 'fst' in r.stdout and 'none' in r.stdout
+    r = run('purify', str(tmp_path/'m'), '--set', 'alhpa=0.5', '--device', 'cpu', '--out', str(tmp_path/'q'))
+    assert r.returncode == 2 and "Unknown config key 'alhpa'" in r.stderr and not (tmp_path/'q.json').exists()
+    r = run('purify', str(tmp_path/'m'), '--method', 'anp', '--device', 'cpu', '--out', str(tmp_path/'q'))
+    assert r.returncode == 2 and 'Known defenses: fe-tuning, fst, ft, ft-init, lp' in r.stderr
