@@ -20,7 +20,7 @@ from .data import ImageSet
 from .metrics import backdoor_metrics, der
 
 # %% ../nbs/09_defense.ipynb #a0889212
-DEFENSES = Registry('defense', plugins=['backdoorpure.fst'])
+DEFENSES = Registry('defense', plugins=['backdoorpure.fst', 'backdoorpure.tsbd', 'backdoorpure.nft'])
 
 def register_defense(name:str, # name users will type
                      per_dataset:dict|None=None, # {dataset: config overrides}, e.g. a smaller alpha on CIFAR-100

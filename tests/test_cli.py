@@ -38,4 +38,4 @@ def test_purify_a_checkpoint_and_refuse_bad_settings(tmp_path):
     r = run('purify', str(tmp_path/'m'), '--set', 'alhpa=0.5', '--device', 'cpu', '--out', str(tmp_path/'q'))
     assert r.returncode == 2 and "Unknown config key 'alhpa'" in r.stderr and not (tmp_path/'q.json').exists()
     r = run('purify', str(tmp_path/'m'), '--method', 'anp', '--device', 'cpu', '--out', str(tmp_path/'q'))
-    assert r.returncode == 2 and 'Known defenses: fe-tuning, fst, ft, ft-init, lp' in r.stderr
+    assert r.returncode == 2 and 'Known defenses: fe-tuning, fst, ft, ft-init, lp, nft, tsbd' in r.stderr
