@@ -1,8 +1,7 @@
 "The purify API over every registered defense, and FST on a real backdoored model."
 import pytest, torch
 from backdoorpure.data import load_dataset
-from backdoorpure.defense import DEFENSES, purify
-from backdoorpure.fst import fst_clean_data
+from backdoorpure.defense import DEFENSES, defender_data, purify
 from backdoorpure.models import create_model
 from backdoorpure.zoo import backdoored_model
 
@@ -36,7 +35,7 @@ def real_backdoor(tmp_path_factory):
         model, rec = backdoored_model('fashion-mnist', 'preact-resnet18', 'blended', 0.1, 0, 'cpu', 'cpu', width=8, train_images=6000,
                                       holdout=0.1, train_overrides=dict(epochs=5))
     assert rec['metrics']['asr'] >= 0.9
-    return model, rec, data, fst_clean_data(rec, data.train), rec['attack'].poison_test(data.test)
+    return model, rec, data, defender_data(rec, data.train), rec['attack'].poison_test(data.test)
 
 def test_fst_removes_a_real_backdoor_that_fine_tuning_keeps(real_backdoor):
     model, rec, data, clean, poisoned = real_backdoor

@@ -4,7 +4,7 @@ from nbdev.test import test_nb as run_notebook  # renamed so pytest does not col
 from conftest import ROOT, cifar_available
 
 NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb'))
-NEEDS_CIFAR = {'index.ipynb', '20_no_defense.ipynb'}
+NEEDS_CIFAR = {'index.ipynb', '20_no_defense.ipynb', '21_fst.ipynb', '22_tsbd.ipynb', '23_nft.ipynb'}
 
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(nb):
