@@ -20,7 +20,7 @@ from .data import DATASETS, load_dataset, class_balanced_indices
 from .models import MODELS, create_model, save_checkpoint, load_checkpoint
 from .train import RECIPES, train, train_config, accuracy
 from .attacks import ATTACKS, create_attack
-from .zoo import backdoored_model
+from .zoo import backdoored_model, cached_model
 from .interop import read_backdoorbench
 from .defense import DEFENSES, purify, compare_defenses, plot_defenses
 
@@ -53,7 +53,6 @@ def _zoo_record(checkpoint:Path):
     "The zoo entry record next to a checkpoint, if it is one."
     entry = checkpoint.parent/'entry.json'
     if checkpoint.name != 'model' or not entry.exists(): return None
-    from backdoorpure.zoo import cached_model
     return cached_model(json.loads(entry.read_text())['config'], device='cpu')[1]
 
 def purify_checkpoint(checkpoint:str|Path, # checkpoint name (NAME.safetensors + NAME.json), e.g. a zoo entry's `.../model`

@@ -15,9 +15,10 @@ from pathlib import Path
 # %% ../nbs/09_defense.ipynb #aafa7b8b
 import torch
 import torch.nn as nn
-from .core import Config, Registry, RunRecord, get_device, device_name, seed_everything
-from .data import ImageSet, random_indices
+from .core import Config, Registry, RunRecord, atomic_write, get_device, device_name, seed_everything
+from .data import ImageSet, load_dataset, random_indices
 from .metrics import backdoor_metrics, der
+from .zoo import backdoored_model
 
 # %% ../nbs/09_defense.ipynb #a0889212
 DEFENSES = Registry('defense', plugins=['backdoorpure.fst', 'backdoorpure.tsbd', 'backdoorpure.nft'])
@@ -141,8 +142,6 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  configs:dict|None=None, # {method: config overrides}
                  device='auto'):
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
-    from backdoorpure.zoo import backdoored_model
-    from backdoorpure.data import load_dataset
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
                                   holdout=holdout, train_overrides={} if epochs is None else dict(epochs=epochs))
     data = load_dataset(dataset, device=get_device(device))
@@ -168,7 +167,6 @@ def save_table(table, # from `summary_table`
                out, # folder
                header:str): # first line of table.md: scale, model, seeds, device, torch
     "Write table.csv and table.md atomically."
-    from backdoorpure.core import atomic_write
     out = Path(out)
     atomic_write(out/'table.csv', table.to_csv())
     md = ['| attack | ratio | ' + ' | '.join(table.columns) + ' |', '|' + '---|' * (len(table.columns) + 2)]

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import make_generator, progress
-from .data import DatasetInfo, ImageSet, random_indices
+from .data import DatasetInfo, ImageSet
 from .attacks import Attack, register_attack
 
 # %% ../nbs/08_learned_attacks.ipynb #6bfb5d0c

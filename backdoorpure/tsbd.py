@@ -8,8 +8,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/tsbd.html.md"""
 __all__ = ['TSBD_SWEEP', 'TSBD_DEFAULTS', 'unlearn', 'ranked_convs', 'neuron_weight_change', 'rank_neurons', 'zero_reinit',
            'perturbed_gradients', 'activeness_finetune', 'choose_neuron_ratio', 'tsbd']
 
-# %% ../nbs/11_tsbd.ipynb #01cc7685
-import copy, math
+# %% ../nbs/11_tsbd.ipynb #7e25e95b
+import copy
 
 # %% ../nbs/11_tsbd.ipynb #de47b8cd
 import torch
