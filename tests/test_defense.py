@@ -5,16 +5,18 @@ from backdoorpure.defense import DEFENSES, defender_data, purify
 from backdoorpure.models import create_model
 from backdoorpure.zoo import backdoored_model
 
+SHORT = {'tsbd': dict(ft_epochs=1, unlearn_lr=0.01, unlearn_threshold=0.3), 'nft': dict(rounds=1, steps_per_round=3)}  # others: epochs=1
+
 @pytest.mark.parametrize('method', DEFENSES.names())
 def test_every_defense_returns_a_new_model_and_leaves_the_input_alone(method):
     syn = load_dataset('synthetic'); torch.manual_seed(0)
     net = create_model('preact-resnet18', syn.info.num_classes, width=4)
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    new, rep = purify(net, syn.train.first(128), method, dict(epochs=1), test=syn.test, poisoned=syn.test, device='cpu', seed=0)
+    new, rep = purify(net, syn.train.first(256), method, SHORT.get(method, dict(epochs=1)), test=syn.test, poisoned=syn.test, device='cpu', seed=0)
     assert new is not net and all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
     assert any(not torch.equal(a, b) for a, b in zip(new.state_dict().values(), net.state_dict().values()))
     assert {'c_acc', 'asr', 'ra', 'der', 'seconds', 'device', 'seed', 'config', 'before'} <= set(rep) and 0 <= rep['der'] <= 1
-    again, rep2 = purify(net, syn.train.first(128), method, dict(epochs=1), test=syn.test, poisoned=syn.test, device='cpu', seed=0)
+    again, rep2 = purify(net, syn.train.first(256), method, SHORT.get(method, dict(epochs=1)), test=syn.test, poisoned=syn.test, device='cpu', seed=0)
     assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), again.state_dict().values()))  # seeded
 
 def test_bad_defense_input_is_refused():
