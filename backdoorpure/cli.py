@@ -22,7 +22,7 @@ from .train import RECIPES, train, train_config, accuracy
 from .attacks import ATTACKS, create_attack
 from .zoo import backdoored_model, cached_model
 from .interop import read_backdoorbench
-from .defense import DEFENSES, purify, compare_defenses, plot_defenses
+from .defense import DEFENSES, purify, compare_defenses, defender_data, plot_defenses
 
 # %% ../nbs/90_cli.ipynb #7a83d916
 def train_clean(dataset:str='cifar10', # registered dataset
@@ -68,7 +68,7 @@ def purify_checkpoint(checkpoint:str|Path, # checkpoint name (NAME.safetensors +
     model, meta = load_checkpoint(checkpoint)
     rec = _zoo_record(checkpoint)
     data = load_dataset(meta.get('dataset') or 'cifar10', root=root, device=get_device(device))
-    if rec is not None and len(rec['holdout_index']): clean = data.train.subset(rec['holdout_index'].to(data.train.device))
+    if rec is not None and len(rec['holdout_index']): clean = defender_data(rec, data.train)
     else:
         if not 0 < clean_share <= 1: raise ValueError(f"clean share must be in (0, 1], got {clean_share}.")
         per_class = max(1, round(clean_share * len(data.train) / data.info.num_classes))
@@ -95,7 +95,7 @@ def purification_demo(dataset:str='cifar10', attack:str='blended', ratio:float=0
                                   train_images=train_images, train_overrides=dict(epochs=epochs))
     data = load_dataset(dataset, root=root, device=get_device(device))
     test = data.test.first(test_images)
-    clean = data.train.subset(rec['holdout_index'].to(data.train.device))
+    clean = defender_data(rec, data.train)
     reports = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, DEMO_CONFIGS, device, seed)
     out = Path(out)
     write_json(out/'purify.json', dict(model=rec['config'], train_seconds=rec['run']['wall_s'], reports=reports))
@@ -122,7 +122,7 @@ def build_parser():
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     demo = sub.add_parser('demo', help='the purification demo: a small backdoored CIFAR-10 model purified by every defense',
                           description='Backdoor a small model (cached in the zoo), purify it with every registered defense, print a table and save a figure. '
-                                      'About 4 minutes on 2 CPU cores the first time.')
+                                      'About 6 minutes on 2 CPU cores the first time.')
     demo.add_argument('--attack', default='blended', help=f"one of: {', '.join(ATTACKS.names())} (default: %(default)s)")
     demo.add_argument('--train-images', type=int, default=None, help='train on the first N images (default: all)')
     demo.add_argument('--epochs', type=int, default=2, help='attack-training epochs (default: %(default)s)')

@@ -104,8 +104,8 @@ def _write_entry(entry:Path, cfg, model, attack, arrays, metrics, history, recor
     try:
         save_checkpoint(model, tmp/'model', dataset=cfg.dataset, config=cfg, metrics=metrics)
         np.savez(tmp/'indices.npz', **arrays)
-        names = ['model.safetensors', 'model.json', 'indices.npz']
-        if attack is not None and attack.state(): save_file(attack.state(), tmp/'trigger.safetensors'); names.append('trigger.safetensors')
+        names, state = ['model.safetensors', 'model.json', 'indices.npz'], attack.state() if attack is not None else {}
+        if state: save_file(state, tmp/'trigger.safetensors'); names.append('trigger.safetensors')
         files = {n: sha256_file(tmp/n) for n in names}
         write_json(tmp/'entry.json', dict(key=entry.name, config=cfg, metrics=metrics, history=history, run=record.to_dict(), files=files))
         if entry.exists(): shutil.rmtree(entry)
