@@ -81,7 +81,7 @@ def purify_checkpoint(checkpoint:str|Path, # checkpoint name (NAME.safetensors +
 
 # %% ../nbs/90_cli.ipynb #b1ce7347
 DEMO_CONFIGS = {'ft': dict(epochs=5), 'lp': dict(epochs=5), 'ft-init': dict(epochs=5), 'fe-tuning': dict(epochs=5),
-                'fst': dict(epochs=5), 'tsbd': dict(ft_epochs=5, unlearn_lr=1e-3), 'nft': dict(steps_per_round=40)}
+                'fst': dict(epochs=5), 'tsbd': dict(ft_epochs=3, unlearn_lr=1e-3), 'nft': dict(steps_per_round=30)}
 
 def purification_demo(dataset:str='cifar10', attack:str='blended', ratio:float=0.1, # the backdoor
                       arch:str='preact-resnet18', width:int=16, train_images:int|None=None, epochs:int=2, # the model
@@ -122,7 +122,7 @@ def build_parser():
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     demo = sub.add_parser('demo', help='the purification demo: a small backdoored CIFAR-10 model purified by every defense',
                           description='Backdoor a small model (cached in the zoo), purify it with every registered defense, print a table and save a figure. '
-                                      'About 6 minutes on 2 CPU cores the first time.')
+                                      'About 4.5 minutes on 2 CPU cores the first time.')
     demo.add_argument('--attack', default='blended', help=f"one of: {', '.join(ATTACKS.names())} (default: %(default)s)")
     demo.add_argument('--train-images', type=int, default=None, help='train on the first N images (default: all)')
     demo.add_argument('--epochs', type=int, default=2, help='attack-training epochs (default: %(default)s)')

@@ -6,7 +6,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/tsbd.html.md"""
 
 # %% auto #0
 __all__ = ['TSBD_SWEEP', 'TSBD_DEFAULTS', 'unlearn', 'ranked_convs', 'neuron_weight_change', 'rank_neurons', 'zero_reinit',
-           'perturbed_gradients', 'activeness_finetune', 'choose_neuron_ratio', 'tsbd']
+           'perturbed_gradients', 'activeness_finetune', 'choose_neuron_ratio', 'tsbd', 'unlearning_changes',
+           'change_agreement', 'gradient_activeness', 'observation_figure']
 
 # %% ../nbs/11_tsbd.ipynb #7e25e95b
 import copy
@@ -151,3 +152,63 @@ def tsbd(model, clean, config, seed):
     model.load_state_dict(zeroed.state_dict())
     model.tsbd_log = dict(unlearn_epochs=len(accs), neuron_ratio=n)
     return activeness_finetune(model, clean, c['ft_lr'], c['ft_momentum'], c['ft_epochs'], c['r'], c['alpha'], c['batch_size'], c['augment'], seed)
+
+# %% ../nbs/11_tsbd.ipynb #f88927f7
+def unlearning_changes(model:nn.Module, # the backdoored model (not modified)
+                       clean:ImageSet, # the defender's clean data
+                       poisoned:ImageSet, # triggered images labelled with the target class
+                       lr:float=1e-4, threshold:float=0.1, max_epochs:int=1000, # as in `unlearn`
+                       batch_size:int=256, seed:int=0):
+    "Observation 1: every ranked neuron's weight change after clean unlearning and after poison unlearning, and the epochs each took."
+    out = {}
+    for kind, data in (('clean', clean), ('poison', poisoned)):
+        unlearned, accs = unlearn(model, data, lr, 0.9, threshold, max_epochs, batch_size, True, seed)
+        out[kind] = torch.cat(list(neuron_weight_change(model, unlearned).values())).cpu()
+        out[f'{kind}_epochs'] = len(accs)
+    return out
+
+def change_agreement(changes:dict, # from `unlearning_changes`
+                     top:float=0.1): # share of neurons counted as "most changed"
+    "Pearson correlation of the two weight changes, and the share of the clean top neurons also in the poison top."
+    a, b = changes['clean'].double(), changes['poison'].double()
+    k = max(1, round(top * len(a)))
+    overlap = len(set(a.topk(k).indices.tolist()) & set(b.topk(k).indices.tolist())) / k
+    return dict(pearson=torch.corrcoef(torch.stack([a, b]))[0, 1].item(), top_overlap=overlap, top_chance=k / len(a))
+
+# %% ../nbs/11_tsbd.ipynb #18146dd5
+def gradient_activeness(model:nn.Module, # not modified
+                        clean:ImageSet, # the defender's clean data
+                        epochs:int=5, lr:float=0.01, momentum:float=0.9, # TSBD's fine-tuning optimiser
+                        batch_size:int=256, seed:int=0):
+    "Observation 2: the mean gradient norm (over all parameters) in each epoch of plain fine-tuning of a copy of `model` on `clean`."
+    m = copy.deepcopy(model).train()
+    opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum, weight_decay=0)
+    g, norms = make_generator(seed, clean.device), []
+    for epoch in progress(range(epochs), desc='activeness'):
+        total, batches = 0.0, 0
+        for xb, yb in clean.batches(batch_size, shuffle=True, augment=True, generator=g):
+            opt.zero_grad(set_to_none=True); F.cross_entropy(m(xb), yb).backward()
+            total += torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in m.parameters() if p.grad is not None])).item()
+            batches += 1; opt.step()
+        norms.append(total / batches)
+    return norms
+
+# %% ../nbs/11_tsbd.ipynb #3fa48904
+def observation_figure(changes:dict, # from `unlearning_changes`
+                       activeness:dict, # {model name: `gradient_activeness` curve}
+                       title:str='', # figure title
+                       path=None): # also save the figure here (PNG)
+    "Observation 1 as a scatter of the two weight changes, observation 2 as gradient-norm curves; returns the figure."
+    import matplotlib.pyplot as plt
+    agree = change_agreement(changes)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.3))
+    a1.scatter(changes['clean'], changes['poison'], s=3, alpha=0.4)
+    a1.set_xscale('log'); a1.set_yscale('log')
+    a1.set_xlabel('weight change, clean unlearning'); a1.set_ylabel('weight change, poison unlearning')
+    a1.set_title(f"per neuron: Pearson r {agree['pearson']:.2f}, top-10% overlap {agree['top_overlap']:.0%}", fontsize=8)
+    for name, curve in activeness.items(): a2.plot(range(1, len(curve) + 1), curve, marker='o', label=name)
+    a2.set_xlabel('fine-tuning epoch'); a2.set_ylabel('mean gradient norm'); a2.legend(fontsize=8)
+    a2.set_title('activeness on clean data', fontsize=8)
+    fig.suptitle(title, fontsize=9); fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=120)
+    return fig
