@@ -90,7 +90,7 @@ def purify(model:nn.Module, # a (backdoored) classifier; never modified
     with record: new = DEFENSES.get(method)(new, clean.to(dev), cfg, seed)
     new.eval()
     report = dict(method=method, seconds=record.wall_s, device=record.device_name, torch=record.torch_version, seed=seed,
-                  clean_images=len(clean), config=dict(cfg))
+                  clean_images=len(clean), config=dict(cfg), log=getattr(new, 'defense_log', None))  # what a defense chose, e.g. TSBD's n
     if test is not None and poisoned is not None:
         test, poisoned = test.to(dev), poisoned.to(dev)
         before = before or backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target)
@@ -149,7 +149,7 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
     reps = compare_defenses(model, clean, data.test, rec['attack'].poison_test(data.test), methods, rec['attack'].target, configs, device, seed)
     return [dict(attack=attack, ratio=ratio, seed=seed, method=r['method'], **{k: 100 * r[k] for k in ('c_acc', 'asr', 'ra', 'der')},
                  seconds=r['seconds'], device=reps[-1]['device'], torch=reps[-1]['torch'], clean_images=len(clean),
-                 model_key=rec['key'], train_seconds=rec['run']['wall_s']) for r in reps]
+                 model_key=rec['key'], train_seconds=rec['run']['wall_s'], log=r.get('log')) for r in reps]
 
 def summary_table(rows:list, # from `defense_rows`
                   metrics:tuple=('c_acc', 'asr')): # shown in each cell, separated by ' / '

@@ -28,7 +28,7 @@ TSBD_DEFAULTS = dict(batch_size=256, augment=True, unlearn_lr=1e-4, unlearn_mome
                      unlearn_max_epochs=1000, neuron_ratio='auto', auto_max_drop=0.1, weight_ratio=0.7,
                      ft_lr=0.01, ft_momentum=0.9, ft_epochs=21, r=0.05, alpha=0.7)
 
-# %% ../nbs/11_tsbd.ipynb #374907fd
+# %% ../nbs/11_tsbd.ipynb #e2f40aed
 def unlearn(model:nn.Module, # the backdoored model (not modified)
             data:ImageSet, # images to unlearn: the defender's clean data (or, for the observation, poisoned data)
             lr:float=1e-4, momentum:float=0.9, # the code's optimiser
@@ -39,12 +39,19 @@ def unlearn(model:nn.Module, # the backdoored model (not modified)
     m = copy.deepcopy(model).train()
     opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum, weight_decay=0)
     g, accs = make_generator(seed, data.device), []
+    last = {k: v.clone() for k, v in m.state_dict().items()}        # the state before the current step
     for epoch in progress(range(max_epochs), desc='unlearn'):
         m.train()
         for xb, yb in data.batches(batch_size, shuffle=True, augment=augment, generator=g):
+            for k, v in m.state_dict().items(): last[k].copy_(v)
             loss = -F.cross_entropy(m(xb), yb)
-            if not torch.isfinite(loss): raise FloatingPointError(f"unlearning: the loss became {loss.item()}; lower unlearn_lr.")
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            if not (torch.isfinite(loss) and all(torch.isfinite(v).all() for v in m.state_dict().values() if v.is_floating_point())):
+                m.load_state_dict(last)                              # diverged inside an epoch: back to the last finite state
+                if all(torch.equal(v, model.state_dict()[k]) for k, v in last.items()):
+                    raise FloatingPointError(f"unlearning diverged at its first step (loss {loss.item()}); lower unlearn_lr.")
+                accs.append(accuracy(m, data))
+                return m, accs
         accs.append(accuracy(m, data))
         if accs[-1] <= threshold: break
     return m, accs
@@ -150,7 +157,7 @@ def tsbd(model, clean, config, seed):
     if n == 'auto': n, _ = choose_neuron_ratio(model, unlearned, clean, c['auto_max_drop'], c['weight_ratio'])
     zeroed, _ = zero_reinit(model, unlearned, n, c['weight_ratio'])
     model.load_state_dict(zeroed.state_dict())
-    model.tsbd_log = dict(unlearn_epochs=len(accs), neuron_ratio=n)
+    model.defense_log = dict(unlearn_epochs=len(accs), unlearn_acc=accs[-1], neuron_ratio=n)
     return activeness_finetune(model, clean, c['ft_lr'], c['ft_momentum'], c['ft_epochs'], c['r'], c['alpha'], c['batch_size'], c['augment'], seed)
 
 # %% ../nbs/11_tsbd.ipynb #f88927f7
