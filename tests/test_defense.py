@@ -29,13 +29,13 @@ def test_bad_defense_input_is_refused():
 
 @pytest.fixture(scope='module')
 def real_backdoor(tmp_path_factory):
-    "Fashion-MNIST (real images), Blended at 10%, width 8, with a class-balanced 10% hold-out for the defender (600 images)."
+    "Fashion-MNIST (real images), Blended at 10%, width 8, 10 epochs, with a class-balanced 20% hold-out for the defender (1,200 images)."
     try: data = load_dataset('fashion-mnist')
     except FileNotFoundError as e: pytest.skip(str(e))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv('BACKDOORPURE_CACHE', str(tmp_path_factory.mktemp('cache')))
         model, rec = backdoored_model('fashion-mnist', 'preact-resnet18', 'blended', 0.1, 0, 'cpu', 'cpu', width=8, train_images=6000,
-                                      holdout=0.1, train_overrides=dict(epochs=5))
+                                      holdout=0.2, train_overrides=dict(epochs=10))
     assert rec['metrics']['asr'] >= 0.9
     return model, rec, data, defender_data(rec, data.train), rec['attack'].poison_test(data.test)
 
@@ -43,18 +43,19 @@ def test_fst_removes_a_real_backdoor_that_fine_tuning_keeps(real_backdoor):
     model, rec, data, clean, poisoned = real_backdoor
     _, fst = purify(model, clean, 'fst', test=data.test, poisoned=poisoned, device='cpu')
     _, ft = purify(model, clean, 'ft', test=data.test, poisoned=poisoned, device='cpu')
-    # measured: ASR 99.98% -> FT 92.8%, FST 32.3%; C-Acc 82.8% -> FST 80.7% (10 epochs on 600 images, 50 steps)
+    # measured (Intel Xeon, 2 cores): ASR 99.9% -> FT 73.0%, FST 8.7%; C-Acc 87.5% -> FST 85.9% (10 epochs on 1,200 images).
+    # A weaker fixture (5 epochs, 600 images) gave FST 32% on an AMD EPYC but 85% on this Xeon: kernels differ by CPU.
     assert fst['asr'] <= 0.5 and fst['asr'] <= ft['asr'] - 0.3, (fst['asr'], ft['asr'])
     assert fst['c_acc'] >= rec['metrics']['c_acc'] - 0.05, (fst['c_acc'], rec['metrics']['c_acc'])
 
 def test_tsbd_cuts_a_real_backdoor(real_backdoor):
     model, rec, data, clean, poisoned = real_backdoor
     _, r = purify(model, clean, 'tsbd', test=data.test, poisoned=poisoned, device='cpu')
-    # measured: ASR 99.98% -> 71.4% (n = 0.1 chosen on clean data), C-Acc 82.8% -> 79.3%: a real cut, not yet a sharp one
+    # measured (Intel Xeon): ASR 99.9% -> 62.6% (n = 0.05 chosen on clean data), C-Acc 87.5% -> 85.7%: a real cut, not a sharp one
     assert r['asr'] <= rec['metrics']['asr'] - 0.2 and r['c_acc'] >= rec['metrics']['c_acc'] - 0.05, (r['asr'], r['c_acc'], rec['metrics'])
 
 def test_nft_cuts_a_real_backdoor(real_backdoor):
     model, rec, data, clean, poisoned = real_backdoor
     _, r = purify(model, clean, 'nft', test=data.test, poisoned=poisoned, device='cpu')
-    # measured: ASR 99.98% -> 12.1%, C-Acc 82.8% -> 79.3% with the default 1,000 steps on 600 images
+    # measured (Intel Xeon): ASR 99.9% -> 16.7%, C-Acc 87.5% -> 83.7% with the default 1,000 steps on 1,200 images
     assert r['asr'] <= 0.25 and r['c_acc'] >= rec['metrics']['c_acc'] - 0.05, (r['asr'], r['c_acc'], rec['metrics'])
