@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from fastcore.basics import patch
 from .core import Registry, atomic_write, write_json, sha256_file, cache_dir, make_generator, progress
 
 # %% ../nbs/01_data.ipynb #55fbeb4c
@@ -299,7 +300,7 @@ class ImageSet:
         idx = torch.as_tensor(idx, device=self.device, dtype=torch.long)
         return ImageSet(self.x[idx], self.y[idx], self.info, self.index[idx])
     def first(self, n:int|None): # how many images to keep; None keeps all
-        "The first `n` images (the smoke scale's small training sets)."
+        "The first `n` images in storage order (CIFAR-10's training order is random, its packed test set is sorted by class)."
         return self if n is None else self.subset(torch.arange(min(n, len(self))))
     def normalize(self, xb:torch.Tensor): # uint8 batch
         "Scale a uint8 batch to floats and normalise it with the dataset's mean and std."
@@ -399,3 +400,10 @@ def holdout_split(data:ImageSet, # set to split
     else: held = random_indices(len(data), k, seed)
     mask = torch.ones(len(data), dtype=torch.bool); mask[held] = False
     return data.subset(mask.nonzero().flatten()), data.subset(held)
+
+# %% ../nbs/01_data.ipynb #3602adda
+@patch
+def sample(self:ImageSet, n:int|None, # how many images to keep; None keeps all
+           seed:int=0): # which ones
+    "`n` images drawn at random without replacement, kept in storage order: a fair subset even of a set sorted by class."
+    return self if n is None or n >= len(self) else self.subset(random_indices(len(self), n, seed))

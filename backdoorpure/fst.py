@@ -107,7 +107,7 @@ def feature_shift_figure(models:dict, # {title: model}, e.g. backdoored, after F
                          path=None): # also save the figure here (PNG)
     "One panel per model: a 2-D PCA of clean (by class) and poisoned (black crosses) penultimate features; returns the figure."
     import matplotlib.pyplot as plt
-    clean, poisoned = clean.first(n), poisoned.first(n)
+    clean, poisoned = clean.sample(n), poisoned.sample(n)
     fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.2), squeeze=False)
     for ax, (title, model) in zip(axes[0], models.items()):
         f = torch.cat([penultimate(model, clean), penultimate(model, poisoned)]).float()

@@ -6,12 +6,13 @@ Docs: https://backdoorpure.github.io/backdoorpure/nft.html.md"""
 
 # %% auto #0
 __all__ = ['NFT_DEFAULTS', 'masked_batchnorms', 'ChannelMask', 'attach_masks', 'fold_masks', 'mixup_loss', 'mask_penalty',
-           'nft_tune', 'nft']
+           'mask_lows', 'nft_tune', 'nft', 'nft_trace', 'trace_figure']
 
 # %% ../nbs/12_nft.ipynb #74abaeeb
 import math
 
 # %% ../nbs/12_nft.ipynb #3b32d4bc
+import copy
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,6 +20,7 @@ from torch.nn.utils import parametrize
 from .core import make_generator, progress
 from .data import ImageSet, augment_batch
 from .defense import register_defense
+from .metrics import backdoor_metrics
 
 # %% ../nbs/12_nft.ipynb #3fc660a4
 NFT_DEFAULTS = dict(rounds=5, steps_per_round=200, batch_size=128, lr=0.05, momentum=0.95, eta_min=0.02, reg=0.001,
@@ -72,6 +74,11 @@ def mask_penalty(masks:list, # the trainable masks
     return reg / per_class * sum((1 - m).abs().sum() for m in masks)
 
 # %% ../nbs/12_nft.ipynb #e19bfdb5
+def mask_lows(n:int, # number of masked BatchNorms
+              config:dict): # NFT_DEFAULTS keys
+    "The clamp's lower bound of each masked BatchNorm, clamp_base * exp(-clamp_decay * l) for l = 1..n."
+    return [config['clamp_base'] * math.exp(-config['clamp_decay'] * l) for l in range(1, n + 1)]
+
 def nft_tune(model:nn.Module, # tuned in place; comes back with masks folded
              clean:ImageSet, # the defender's few clean images
              config:dict, # NFT_DEFAULTS keys
@@ -81,7 +88,7 @@ def nft_tune(model:nn.Module, # tuned in place; comes back with masks folded
     c = config
     masks = attach_masks(model)
     if not masks: raise ValueError(f"{type(model).__name__} has no BatchNorm2d layers to mask; NFT needs a BatchNorm model.")
-    lows = [c['clamp_base'] * math.exp(-c['clamp_decay'] * l) for l in range(1, len(masks) + 1)]
+    lows = mask_lows(len(masks), c)
     per_class = len(clean) / len(clean.y.unique())
     opt = torch.optim.SGD(masks, lr=c['lr'], momentum=c['momentum'])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=c['rounds'], eta_min=c['eta_min'])
@@ -107,3 +114,41 @@ def nft_tune(model:nn.Module, # tuned in place; comes back with masks folded
 def nft(model, clean, config, seed):
     "NFT: MixUp fine-tuning of per-channel BatchNorm masks, folded into a plain model."
     return nft_tune(model, clean, config, seed)
+
+# %% ../nbs/12_nft.ipynb #d1a1fbc8
+def nft_trace(model:nn.Module, # the backdoored model; not modified
+              clean:ImageSet, # the defender's clean data
+              test:ImageSet, poisoned:ImageSet, # clean test set, and triggered test set with true labels
+              target:int|None=0, # the attacker's target; None for all-to-all
+              config:dict|None=None, # NFT_DEFAULTS keys to change
+              seed:int=0): # randomness of batches, augmentation and MixUp
+    "NFT with C-Acc, ASR and RA measured after every round and each layer's final masks; returns (plain model, trace)."
+    cfg = dict(NFT_DEFAULTS, **(config or {}))
+    rounds, final = [dict(round=0, **backdoor_metrics(model, test, poisoned, target))], []
+    def check(m, masks, step):
+        if step % cfg['steps_per_round']: return
+        rounds.append(dict(round=step // cfg['steps_per_round'], **backdoor_metrics(m, test, poisoned, target)))
+        if len(rounds) == cfg['rounds'] + 1: final.extend(k.detach().cpu().clone() for k in masks)
+    new = nft_tune(copy.deepcopy(model), clean, cfg, seed, check)
+    names = [n for n, _ in masked_batchnorms(model)]
+    layers = [dict(name=n, low=lo, masks=k.tolist()) for n, lo, k in zip(names, mask_lows(len(names), cfg), final)]
+    return new, dict(rounds=rounds, layers=layers)
+
+def trace_figure(trace:dict, # from `nft_trace`
+                 title:str='', # figure title
+                 path=None): # also save the figure here (PNG)
+    "C-Acc and ASR per round beside each layer's final masks (boxes) and clamp bound (dashes); returns the figure."
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.3), gridspec_kw=dict(width_ratios=[1, 2.2]))
+    r = trace['rounds']
+    for key, label, colour in (('c_acc', 'C-Acc', 'tab:blue'), ('asr', 'ASR', 'tab:red')):
+        a1.plot([x['round'] for x in r], [100 * x[key] for x in r], marker='o', color=colour, label=label)
+    a1.set_xlabel('round (0 = before NFT)'); a1.set_ylabel('%'); a1.set_ylim(-2, 102); a1.legend(fontsize=8)
+    layers = trace['layers']; pos = range(1, len(layers) + 1)
+    a2.boxplot([l['masks'] for l in layers], positions=list(pos), widths=0.6, showfliers=True, flierprops=dict(markersize=2))
+    a2.plot(list(pos), [l['low'] for l in layers], 'k--', lw=1, label='clamp bound')
+    a2.set_xticks(list(pos), [str(p) for p in pos], fontsize=7); a2.set_xlabel('masked BatchNorm (module order)')
+    a2.set_ylabel('final mask'); a2.set_ylim(-0.02, 1.05); a2.legend(fontsize=8, loc='lower left')
+    fig.suptitle(title, fontsize=9); fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=120)
+    return fig

@@ -31,4 +31,4 @@ if [ -n "$(git status --porcelain -- nbs backdoorpure)" ]; then
   git status --porcelain -- nbs backdoorpure; echo "nbdev-clean/nbdev-export changed the files above: run them and commit."; exit 1
 fi
 
-exec python -m pytest -n 2 -p no:cacheprovider tests
+exec python -m pytest -n 2 --dist loadgroup -p no:cacheprovider tests  # loadgroup: one worker runs each notebook once, for its test and the site

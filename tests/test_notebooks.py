@@ -1,13 +1,12 @@
 "Every notebook runs top to bottom as nbdev-test would, one pytest test each, so CI ends with pytest's summary."
 import pytest
-from nbdev.test import test_nb as run_notebook  # renamed so pytest does not collect it
-from conftest import ROOT, cifar_available
+from conftest import NEEDS_CIFAR, ROOT, cifar_available
 
 NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb'))
-NEEDS_CIFAR = {'index.ipynb', '20_no_defense.ipynb', '21_fst.ipynb', '22_tsbd.ipynb', '23_nft.ipynb'}
 
+@pytest.mark.xdist_group('notebooks')
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(nb):
+def test_notebook_runs(nb, notebook_runs):
     if nb.name in NEEDS_CIFAR and not cifar_available(): pytest.skip('needs CIFAR-10 (set BACKDOORPURE_DATA)')
-    ok, secs = run_notebook(nb, skip_flags=['notest', 'slow', 'cuda'], basepath=ROOT)
-    assert ok, f'{nb.name} failed; run `nbdev-test {nb.relative_to(ROOT)}` to see the traceback'
+    error = notebook_runs.run(nb.name)
+    assert error is None, f'{nb.name} failed (`nbdev-test {nb.relative_to(ROOT)}` reproduces it):\n{error}'

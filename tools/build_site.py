@@ -7,6 +7,8 @@ nbdev's own documentation processors (show_doc, hidden cells, directives, frontm
     python tools/build_site.py                                   # _docs/ and README.md
     python tools/build_site.py --readme                          # README.md only
     python tools/build_site.py --screenshot figures/docs_landing.png  # also photograph the landing page
+
+The tests execute every notebook once (tests/conftest.py) and build the site from those executed copies.
 """
 import argparse, html, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
@@ -62,12 +64,16 @@ def sidebar_entries():
     return out
 
 def execute(fn: Path, dest: Path):
-    "Run the notebook `fn` as nbdev-test would and write it, with outputs, to `dest`."
+    "Run the notebook `fn` as nbdev-test would (its skip flags, IN_TEST set) and write it, with outputs, to `dest`; raises on a failing cell."
     nb = NBProcessor(fn, rm_directives=False, process=True).nb
     shell = CaptureShell(fn)
-    cwd = os.getcwd(); os.chdir(fn.parent)
+    cwd, in_test = os.getcwd(), os.environ.get('IN_TEST')
+    os.chdir(fn.parent); os.environ['IN_TEST'] = '1'
     try: shell.run_all(nb, exc_stop=True, preproc=_skip_cell(nb, get_config().tst_flags.split()))
-    finally: os.chdir(cwd)
+    finally:
+        os.chdir(cwd)
+        if in_test is None: os.environ.pop('IN_TEST', None)
+        else: os.environ['IN_TEST'] = in_test
     for c in nb.cells: c.pop('directives_', None)
     write_nb(nb, dest)
 
@@ -130,15 +136,18 @@ def readme_text(work):
     text = f'<!-- Generated from nbs/index.ipynb by tools/build_site.py; do not edit. -->\n# {title}\n\n> {desc}\n\n{body.strip()}\n'
     return re.sub(r'\n{3,}', '\n\n', text)
 
-def build(readme_only=False):
+def build(readme_only=False, executed=None):
+    "Write README.md and (unless `readme_only`) _docs/; notebooks already executed into the folder `executed` are not run again."
     entries = sidebar_entries()
     files = [f for _, f in entries] if not readme_only else ['index.ipynb']
     work = Path(tempfile.mkdtemp(prefix='bp-site-'))
     processed, titles = {}, {}
     for f in files:
-        print(f'executing {f}', flush=True)
-        execute(NBS/f, work/f'exec_{f}')
-        nb = process(work/f'exec_{f}', work/f)
+        ran = Path(executed)/f if executed else None
+        if ran is None or not ran.exists():
+            print(f'executing {f}', flush=True)
+            ran = work/f'exec_{f}'; execute(NBS/f, ran)
+        nb = process(ran, work/f)
         processed[f] = nb; titles[f] = front_matter(nb)[0] or Path(f).stem
     (ROOT/'README.md').write_text(readme_text(work))
     if readme_only: return
