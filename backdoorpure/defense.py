@@ -141,7 +141,7 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  clean_source:str='holdout', clean_share:float=0.02, # see `defender_data`
                  configs:dict|None=None, # {method: config overrides}
                  device='auto',
-                 test_images:int|None=None): # evaluate on the first this many test images (all when None)
+                 test_images:int|None=None): # evaluate on this many test images drawn at random (all when None)
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
                                   holdout=holdout, train_overrides={} if epochs is None else dict(epochs=epochs))
