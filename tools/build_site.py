@@ -10,10 +10,11 @@ nbdev's own documentation processors (show_doc, hidden cells, directives, frontm
 
 The tests execute every notebook once (tests/conftest.py) and build the site from those executed copies.
 """
-import argparse, html, os, re, shutil, subprocess, sys, tempfile
+import argparse, html, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 import yaml, pypandoc
 from fastcore.nbio import read_nb, write_nb
+from fastcore.xtras import modified_env, working_directory
 from execnb.shell import CaptureShell
 from nbdev.config import get_config
 from nbdev.process import NBProcessor
@@ -67,13 +68,8 @@ def execute(fn: Path, dest: Path):
     "Run the notebook `fn` as nbdev-test would (its skip flags, IN_TEST set) and write it, with outputs, to `dest`; raises on a failing cell."
     nb = NBProcessor(fn, rm_directives=False, process=True).nb
     shell = CaptureShell(fn)
-    cwd, in_test = os.getcwd(), os.environ.get('IN_TEST')
-    os.chdir(fn.parent); os.environ['IN_TEST'] = '1'
-    try: shell.run_all(nb, exc_stop=True, preproc=_skip_cell(nb, get_config().tst_flags.split()))
-    finally:
-        os.chdir(cwd)
-        if in_test is None: os.environ.pop('IN_TEST', None)
-        else: os.environ['IN_TEST'] = in_test
+    with working_directory(fn.parent), modified_env(IN_TEST='1'):  # the notebook's own environment changes end with it
+        shell.run_all(nb, exc_stop=True, preproc=_skip_cell(nb, get_config().tst_flags.split()))
     for c in nb.cells: c.pop('directives_', None)
     write_nb(nb, dest)
 
