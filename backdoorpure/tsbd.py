@@ -6,8 +6,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/tsbd.html.md"""
 
 # %% auto #0
 __all__ = ['TSBD_SWEEP', 'TSBD_DEFAULTS', 'unlearn', 'ranked_convs', 'neuron_weight_change', 'rank_neurons', 'zero_reinit',
-           'perturbed_gradients', 'activeness_finetune', 'choose_neuron_ratio', 'tsbd', 'unlearning_changes',
-           'change_agreement', 'gradient_activeness', 'observation_figure']
+           'perturbed_gradients', 'activeness_finetune', 'largest_accepted', 'choose_neuron_ratio', 'tsbd',
+           'unlearning_changes', 'change_agreement', 'gradient_activeness', 'observation_figure']
 
 # %% ../nbs/11_tsbd.ipynb #7e25e95b
 import copy
@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import make_generator, progress
-from .data import ImageSet
+from .data import ImageSet, random_indices
 from .train import accuracy
 from .defense import register_defense
 
@@ -25,7 +25,7 @@ from .defense import register_defense
 TSBD_SWEEP = (0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 0.9)
 
 TSBD_DEFAULTS = dict(batch_size=256, augment=True, unlearn_lr=1e-4, unlearn_momentum=0.9, unlearn_threshold=0.1,
-                     unlearn_max_epochs=1000, neuron_ratio='auto', auto_max_drop=0.1, weight_ratio=0.7,
+                     unlearn_max_epochs=1000, neuron_ratio='auto', auto_max_drop=0.02, auto_holdout=0.2, weight_ratio=0.7,
                      ft_lr=0.01, ft_momentum=0.9, ft_epochs=21, r=0.05, alpha=0.7)
 
 # %% ../nbs/11_tsbd.ipynb #e2f40aed
@@ -134,19 +134,37 @@ def activeness_finetune(model:nn.Module, # tuned in place
             with torch.no_grad(): model(xb)                             # one pass in train mode: BatchNorm statistics update
     return model
 
-# %% ../nbs/11_tsbd.ipynb #19e28d7c
-def choose_neuron_ratio(model:nn.Module, # the backdoored model
+# %% ../nbs/11_tsbd.ipynb #84f44ed2
+def largest_accepted(candidates:list, # increasing values; the first is taken as accepted
+                     accept): # value -> bool, true up to some candidate and false after it
+    "The largest candidate `accept` passes, found by bisection, and the candidates it tried."
+    lo, hi, tried = 0, len(candidates) - 1, []
+    while lo < hi:
+        mid = (lo + hi + 1) // 2; tried.append(candidates[mid])
+        if accept(candidates[mid]): lo = mid
+        else: hi = mid - 1
+    return candidates[lo], tried
+
+# %% ../nbs/11_tsbd.ipynb #1b2ced84
+def choose_neuron_ratio(model:nn.Module, # the backdoored model (not modified)
                         unlearned:nn.Module, # after clean unlearning
                         clean:ImageSet, # the defender's clean data
-                        max_drop:float=0.1, # largest accepted clean-accuracy drop after zeroing
-                        weight_ratio:float=0.7, sweep:tuple=TSBD_SWEEP): # m and the candidate n
-    "The largest n of the sweep whose zeroed model loses at most `max_drop` clean accuracy, and the (n, accuracy) curve."
-    base = accuracy(model, clean)
-    curve = [(n, accuracy(zero_reinit(model, unlearned, n, weight_ratio)[0], clean)) for n in sweep]
-    ok = [n for n, acc in curve if base - acc <= max_drop]
-    return (max(ok) if ok else min(sweep)), dict(base=base, curve=curve)
+                        max_drop:float=0.02, # largest accepted held-out accuracy drop against the smallest n
+                        holdout:float=0.2, # share of `clean` held out from the candidates' fine-tuning
+                        weight_ratio:float=0.7, sweep:tuple=TSBD_SWEEP, seed:int=0, # m, the candidate n, randomness
+                        **ft): # settings of `activeness_finetune` (lr, momentum, epochs, r, alpha, batch_size, augment)
+    "The largest n of the sweep whose zeroed and fine-tuned model loses at most `max_drop` held-out accuracy against the smallest n; and the evidence."
+    held_idx = random_indices(len(clean), max(1, round(holdout * len(clean))), seed)
+    rest = torch.ones(len(clean), dtype=torch.bool); rest[held_idx] = False
+    held, tune = clean.subset(held_idx), clean.subset(rest.nonzero().flatten())
+    if len(tune) == 0: raise ValueError(f"auto_holdout {holdout} leaves no clean image to fine-tune on; lower it or pass neuron_ratio.")
+    def held_acc(n): return accuracy(activeness_finetune(zero_reinit(model, unlearned, n, weight_ratio)[0], tune, seed=seed, **ft), held)
+    sweep = sorted(sweep); curve = {sweep[0]: held_acc(sweep[0])}
+    def accept(n): curve[n] = held_acc(n); return curve[n] >= curve[sweep[0]] - max_drop
+    n, _ = largest_accepted(sweep, accept)
+    return n, dict(reference=curve[sweep[0]], curve=sorted(curve.items()), held_out=len(held))
 
-# %% ../nbs/11_tsbd.ipynb #07169a92
+# %% ../nbs/11_tsbd.ipynb #849b6024
 @register_defense('tsbd', **TSBD_DEFAULTS)
 def tsbd(model, clean, config, seed):
     "TSBD: clean unlearning, neuron-weight-change ranking, zero re-initialisation, activeness-aware fine-tuning."
@@ -154,11 +172,13 @@ def tsbd(model, clean, config, seed):
     if n != 'auto' and not (isinstance(n, (int, float)) and 0 < n <= 1): raise ValueError(f"neuron_ratio must be 'auto' or in (0, 1], got {n!r}.")
     unlearned, accs = unlearn(model, clean, c['unlearn_lr'], c['unlearn_momentum'], c['unlearn_threshold'], c['unlearn_max_epochs'],
                               c['batch_size'], c['augment'], seed)
-    if n == 'auto': n, _ = choose_neuron_ratio(model, unlearned, clean, c['auto_max_drop'], c['weight_ratio'])
+    ft = dict(lr=c['ft_lr'], momentum=c['ft_momentum'], epochs=c['ft_epochs'], r=c['r'], alpha=c['alpha'], batch_size=c['batch_size'], augment=c['augment'])
+    evidence = None
+    if n == 'auto': n, evidence = choose_neuron_ratio(model, unlearned, clean, c['auto_max_drop'], c['auto_holdout'], c['weight_ratio'], seed=seed, **ft)
     zeroed, _ = zero_reinit(model, unlearned, n, c['weight_ratio'])
     model.load_state_dict(zeroed.state_dict())
-    model.defense_log = dict(unlearn_epochs=len(accs), unlearn_acc=accs[-1], neuron_ratio=n)
-    return activeness_finetune(model, clean, c['ft_lr'], c['ft_momentum'], c['ft_epochs'], c['r'], c['alpha'], c['batch_size'], c['augment'], seed)
+    model.defense_log = dict(unlearn_epochs=len(accs), unlearn_acc=accs[-1], neuron_ratio=n, neuron_ratio_evidence=evidence)
+    return activeness_finetune(model, clean, seed=seed, **ft)
 
 # %% ../nbs/11_tsbd.ipynb #f88927f7
 def unlearning_changes(model:nn.Module, # the backdoored model (not modified)
