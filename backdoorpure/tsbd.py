@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import make_generator, progress
-from .data import ImageSet, random_indices
+from .data import ImageSet, holdout_split
 from .train import accuracy
 from .defense import register_defense
 
@@ -154,10 +154,7 @@ def choose_neuron_ratio(model:nn.Module, # the backdoored model (not modified)
                         weight_ratio:float=0.7, sweep:tuple=TSBD_SWEEP, seed:int=0, # m, the candidate n, randomness
                         **ft): # settings of `activeness_finetune` (lr, momentum, epochs, r, alpha, batch_size, augment)
     "The largest n of the sweep whose zeroed and fine-tuned model loses at most `max_drop` held-out accuracy against the smallest n; and the evidence."
-    held_idx = random_indices(len(clean), max(1, round(holdout * len(clean))), seed)
-    rest = torch.ones(len(clean), dtype=torch.bool); rest[held_idx] = False
-    held, tune = clean.subset(held_idx), clean.subset(rest.nonzero().flatten())
-    if len(tune) == 0: raise ValueError(f"auto_holdout {holdout} leaves no clean image to fine-tune on; lower it or pass neuron_ratio.")
+    tune, held = holdout_split(clean, holdout, balanced=False, seed=seed)
     def held_acc(n): return accuracy(activeness_finetune(zero_reinit(model, unlearned, n, weight_ratio)[0], tune, seed=seed, **ft), held)
     sweep = sorted(sweep); curve = {sweep[0]: held_acc(sweep[0])}
     def accept(n): curve[n] = held_acc(n); return curve[n] >= curve[sweep[0]] - max_drop
@@ -170,6 +167,7 @@ def tsbd(model, clean, config, seed):
     "TSBD: clean unlearning, neuron-weight-change ranking, zero re-initialisation, activeness-aware fine-tuning."
     c, n = config, config['neuron_ratio']
     if n != 'auto' and not (isinstance(n, (int, float)) and 0 < n <= 1): raise ValueError(f"neuron_ratio must be 'auto' or in (0, 1], got {n!r}.")
+    if not 0 < c['auto_holdout'] < 1: raise ValueError(f"auto_holdout must be in (0, 1), got {c['auto_holdout']!r}.")
     unlearned, accs = unlearn(model, clean, c['unlearn_lr'], c['unlearn_momentum'], c['unlearn_threshold'], c['unlearn_max_epochs'],
                               c['batch_size'], c['augment'], seed)
     ft = dict(lr=c['ft_lr'], momentum=c['ft_momentum'], epochs=c['ft_epochs'], r=c['r'], alpha=c['alpha'], batch_size=c['batch_size'], augment=c['augment'])
