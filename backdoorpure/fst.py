@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import make_generator, progress
 from .data import ImageSet
+from .models import channels_last_ok
 from .defense import register_defense
 
 # %% ../nbs/10_fst.ipynb #841e4e78
@@ -62,10 +63,11 @@ def tune(model:nn.Module, # classifier with a linear `head`, tuned in place
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=c['epochs'])
     project = c['norm_projection'] == 'code' or (c['norm_projection'] == 'paper' and mode == 'fst')
     g, step = make_generator(seed + 1, clean.device), 0
-    if c['channels_last']: model.to(memory_format=torch.channels_last)
+    cl = c['channels_last'] and channels_last_ok(model, clean.device)
+    if cl: model.to(memory_format=torch.channels_last)
     model.train()
     for epoch in progress(range(c['epochs']), desc=mode):
-        for xb, yb in clean.batches(c['batch_size'], shuffle=True, augment=c['augment'], generator=g, channels_last=c['channels_last']):
+        for xb, yb in clean.batches(c['batch_size'], shuffle=True, augment=c['augment'], generator=g, channels_last=cl):
             out = model(xb)
             if c['label_smoothing'] > 0: loss = F.cross_entropy(out, yb, label_smoothing=c['label_smoothing'])  # the code's quirk
             else:

@@ -6,7 +6,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/models.html.md"""
 
 # %% auto #0
 __all__ = ['MODELS', 'Classifier', 'create_model', 'conv3x3', 'PreActBlock', 'BasicBlock', 'preact_resnet18', 'resnet18',
-           'vgg19_bn', 'save_checkpoint', 'load_state_strict', 'load_checkpoint', 'load_state_dict_file']
+           'vgg19_bn', 'channels_last_ok', 'save_checkpoint', 'load_state_strict', 'load_checkpoint',
+           'load_state_dict_file']
 
 # %% ../nbs/02_models.ipynb #d2d482fe
 import json, pickle
@@ -98,6 +99,13 @@ def vgg19_bn(width=64, in_channels=3):
         if v == 'M': layers.append(nn.MaxPool2d(2, ceil_mode=True)); continue  # ceil: 28x28 inputs survive five pools
         layers += [nn.Conv2d(cin, width*v, 3, padding=1, bias=False), nn.BatchNorm2d(width*v), nn.ReLU(inplace=True)]; cin = width*v
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten()), cin
+
+# %% ../nbs/02_models.ipynb #30c2a3df
+def channels_last_ok(model:nn.Module, # the model to be trained or tuned
+                     device): # where it will run
+    "Whether `model` may run in channels_last format on `device` without hitting oneDNN bug 6035 (CPU, 1x1 stride-2 conv, under 16 input channels)."
+    return torch.device(device).type != 'cpu' or not any(
+        isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) and m.in_channels < 16 for m in model.modules())
 
 # %% ../nbs/02_models.ipynb #c08b4c00
 def _paths(path):

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import Config, RunRecord, get_device, autocast_dtype, device_name, make_generator, progress
 from .data import ImageSet
+from .models import channels_last_ok
 
 # %% ../nbs/03_train.ipynb #e3f71c46
 RECIPES = {
@@ -79,7 +80,8 @@ def train(model:nn.Module, # model to train in place
     if data.device != dev: data = data.to(dev)
     if test is not None and test.device != dev: test = test.to(dev)
     amp = autocast_dtype(dev, cfg.dtype)
-    model.to(dev, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+    cl = cfg.channels_last and channels_last_ok(model, dev)
+    model.to(dev, memory_format=torch.channels_last if cl else torch.contiguous_format)
     step_fn = torch.compile(model) if cfg.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
@@ -94,7 +96,7 @@ def train(model:nn.Module, # model to train in place
         for epoch in bar:
             model.train(); t0 = time.perf_counter()
             loss_sum, correct, seen = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
-            for xb, yb in data.batches(cfg.batch_size, shuffle=True, augment=True, generator=g, channels_last=cfg.channels_last):
+            for xb, yb in data.batches(cfg.batch_size, shuffle=True, augment=True, generator=g, channels_last=cl):
                 with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
                     out = step_fn(xb); loss = F.cross_entropy(out, yb, label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
