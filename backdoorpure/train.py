@@ -89,7 +89,7 @@ def train(model:nn.Module, # model to train in place
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.schedule, warmup))
     g = make_generator(cfg.seed, dev)
     history = []
-    record = RunRecord(seed=cfg.seed, config=dict(cfg), device=str(dev), device_name=device_name(dev),
+    record = RunRecord(seed=cfg.seed, config=dict(cfg, channels_last=cl), device=str(dev), device_name=device_name(dev),
                        dtype=str(amp).replace('torch.', '') if amp else 'fp32')
     with record:
         bar = progress(range(cfg.epochs), desc=f'train {cfg.recipe}', leave=True)
