@@ -18,6 +18,7 @@ import torch.nn as nn
 from .core import Config, Registry, RunRecord, atomic_write, get_device, device_name, seed_everything
 from .data import ImageSet, load_dataset, random_indices
 from .metrics import backdoor_metrics, der
+from .models import is_channels_last, set_memory_format
 from .zoo import backdoored_model
 
 # %% ../nbs/09_defense.ipynb #a0889212
@@ -84,7 +85,7 @@ def purify(model:nn.Module, # a (backdoored) classifier; never modified
     cfg = defense_config(method, clean.info.name, **(config or {}))
     check_defense_inputs(model, clean)
     dev = get_device(device)
-    new = copy.deepcopy(model).to(dev)
+    new = copy.deepcopy(model); set_memory_format(new, dev, is_channels_last(model))  # contiguous where oneDNN bug 6035 bites
     record = RunRecord(seed=seed, config=dict(cfg), device=str(dev), device_name=device_name(dev))
     seed_everything(seed)
     with record: new = DEFENSES.get(method)(new, clean.to(dev), cfg, seed)

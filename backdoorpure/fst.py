@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import make_generator, progress
 from .data import ImageSet
-from .models import channels_last_ok
+from .models import set_memory_format
 from .defense import register_defense
 
 # %% ../nbs/10_fst.ipynb #841e4e78
@@ -63,8 +63,7 @@ def tune(model:nn.Module, # classifier with a linear `head`, tuned in place
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=c['epochs'])
     project = c['norm_projection'] == 'code' or (c['norm_projection'] == 'paper' and mode == 'fst')
     g, step = make_generator(seed + 1, clean.device), 0
-    cl = c['channels_last'] and channels_last_ok(model, clean.device)
-    if cl: model.to(memory_format=torch.channels_last)
+    cl = set_memory_format(model, clean.device, c['channels_last'])
     model.train()
     for epoch in progress(range(c['epochs']), desc=mode):
         for xb, yb in clean.batches(c['batch_size'], shuffle=True, augment=c['augment'], generator=g, channels_last=cl):
@@ -81,6 +80,7 @@ def tune(model:nn.Module, # classifier with a linear `head`, tuned in place
             if on_step is not None: on_step(model, step)
         sched.step()
     for p in model.parameters(): p.requires_grad_(True)
+    model.defense_log = dict(channels_last=cl)  # the memory format actually used
     return model
 
 # %% ../nbs/10_fst.ipynb #7edf3104

@@ -6,8 +6,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/models.html.md"""
 
 # %% auto #0
 __all__ = ['MODELS', 'Classifier', 'create_model', 'conv3x3', 'PreActBlock', 'BasicBlock', 'preact_resnet18', 'resnet18',
-           'vgg19_bn', 'channels_last_ok', 'save_checkpoint', 'load_state_strict', 'load_checkpoint',
-           'load_state_dict_file']
+           'vgg19_bn', 'channels_last_ok', 'is_channels_last', 'set_memory_format', 'save_checkpoint',
+           'load_state_strict', 'load_checkpoint', 'load_state_dict_file']
 
 # %% ../nbs/02_models.ipynb #d2d482fe
 import json, pickle
@@ -106,6 +106,19 @@ def channels_last_ok(model:nn.Module, # the model to be trained or tuned
     "Whether `model` may run in channels_last format on `device` without hitting oneDNN bug 6035 (CPU, 1x1 stride-2 conv, under 16 input channels)."
     return torch.device(device).type != 'cpu' or not any(
         isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) and m.in_channels < 16 for m in model.modules())
+
+# %% ../nbs/02_models.ipynb #1e489d5b
+def is_channels_last(model:nn.Module): # any model
+    "Whether `model`'s 4-D weights are stored in channels_last format."
+    return any(p.dim() == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters())
+
+def set_memory_format(model:nn.Module, # moved in place
+                      device, # where it will run
+                      channels_last:bool): # the format asked for
+    "Move `model` to `device` in channels_last when asked and `channels_last_ok`, else contiguous; returns whether channels_last is used."
+    cl = channels_last and channels_last_ok(model, device)
+    model.to(device, memory_format=torch.channels_last if cl else torch.contiguous_format)
+    return cl
 
 # %% ../nbs/02_models.ipynb #c08b4c00
 def _paths(path):

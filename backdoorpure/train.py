@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import Config, RunRecord, get_device, autocast_dtype, device_name, make_generator, progress
 from .data import ImageSet
-from .models import channels_last_ok
+from .models import set_memory_format
 
 # %% ../nbs/03_train.ipynb #e3f71c46
 RECIPES = {
@@ -80,8 +80,7 @@ def train(model:nn.Module, # model to train in place
     if data.device != dev: data = data.to(dev)
     if test is not None and test.device != dev: test = test.to(dev)
     amp = autocast_dtype(dev, cfg.dtype)
-    cl = cfg.channels_last and channels_last_ok(model, dev)
-    model.to(dev, memory_format=torch.channels_last if cl else torch.contiguous_format)
+    cl = set_memory_format(model, dev, cfg.channels_last)
     step_fn = torch.compile(model) if cfg.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
