@@ -6,7 +6,7 @@ Docs: https://backdoorpure.github.io/backdoorpure/core.html.md"""
 
 # %% auto #0
 __all__ = ['Config', 'Registry', 'seed_everything', 'make_generator', 'get_device', 'autocast_dtype', 'device_name', 'progress',
-           'atomic_write', 'write_json', 'cache_dir', 'sha256_file', 'RunRecord']
+           'atomic_write', 'write_json', 'cache_dir', 'sha256_file', 'resumable_rows', 'RunRecord']
 
 # %% ../nbs/00_core.ipynb #f664f394
 import copy, hashlib, importlib, json, os, platform, random, tempfile, time
@@ -144,6 +144,20 @@ def sha256_file(path:str|Path): # file to hash
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #eaeb37ff
+def resumable_rows(folder:str|Path, # results folder; rows live in folder/'rows'
+                   keys, # (attack, ratio, seed) triples, in the order to compute them
+                   compute, # compute(attack, ratio, seed) -> list of row dicts
+                   only_cached:bool=False): # skip missing rows instead of computing them
+    "The rows of every key, read from folder/rows/{attack}_{ratio}_{seed}.json or computed and written there; one flat list."
+    rows = []
+    for attack, ratio, seed in keys:
+        path = Path(folder)/'rows'/f'{attack}_{ratio}_{seed}.json'
+        if path.exists(): rows += json.loads(path.read_text())
+        elif not only_cached:
+            new = compute(attack, ratio, seed); write_json(path, new); rows += new
+    return rows
 
 # %% ../nbs/00_core.ipynb #b81cf392
 @dataclass
