@@ -99,7 +99,8 @@ def penultimate(model:nn.Module, # classifier with `features`
                 batch_size:int=512): # images per pass
     "The penultimate features of every image of `data`, in eval mode."
     was = model.training; model.eval()
-    out = torch.cat([model.features(xb) for xb, _ in data.batches(batch_size)])
+    dev = next(model.parameters()).device  # the model's device, wherever the images live
+    out = torch.cat([model.features(xb) for xb, _ in data.to(dev).batches(batch_size)])
     model.train(was); return out
 
 def feature_shift_figure(models:dict, # {title: model}, e.g. backdoored, after FT, after FST

@@ -46,7 +46,7 @@ def attach_masks(model:nn.Module): # modified in place
     for p in model.parameters(): p.requires_grad_(False)
     masks = []
     for _, bn in masked_batchnorms(model):
-        parametrize.register_parametrization(bn, 'weight', ChannelMask(bn.num_features))
+        parametrize.register_parametrization(bn, 'weight', ChannelMask(bn.num_features).to(bn.weight.device))
         masks.append(bn.parametrizations.weight[0].mask)
     return masks
 
