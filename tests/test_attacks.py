@@ -35,6 +35,13 @@ def test_badnets_pixels():
     changed = (out != x).any(1)
     assert (out[:, :, 29:, 29:] == 255).all() and not changed[:, :29].any() and not changed[:, :, :29].any()
 
+def test_badnets_nft_is_a_blended_checkerboard():
+    x = images(); out = create_attack('badnets-nft', CIFAR).apply(x)
+    on = torch.tensor([[0, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)  # ANP's and NFT's corner pattern
+    rest = out[:, :, 29:, 29:].float() - 0.4 * x[:, :, 29:, 29:].float()     # what alpha 0.6 adds to 0.4 of the image
+    assert (rest[..., on] - 0.6 * 255).abs().max() <= 0.5 and rest[..., ~on].abs().max() <= 0.5
+    assert torch.equal(out[:, :, :29], x[:, :, :29]) and torch.equal(out[:, :, :, :29], x[:, :, :, :29])
+
 def test_blended_pixels_by_hand():
     a = create_attack('blended', CIFAR); x = images()
     for n, c, i, j in [(0, 0, 0, 0), (3, 2, 31, 5), (5, 1, 16, 16)]:
