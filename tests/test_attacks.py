@@ -85,7 +85,7 @@ def test_all_to_all_and_poisoned_test_set():
     (dict(name='trojannn-x'), 'Known attacks'),
     (dict(name='badnets', target=10), 'outside the 10 classes'),
     (dict(name='badnets', target=-1), 'outside the 10 classes'),
-    (dict(name='badnets', alpha=0.3), 'Unknown config key'),
+    (dict(name='badnets', opacity=0.3), 'Unknown config key'),
 ])
 def test_bad_attack_arguments(kwargs, match):
     name = kwargs.pop('name')
