@@ -142,14 +142,16 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  clean_source:str='holdout', clean_share:float=0.02, # see `defender_data`
                  configs:dict|None=None, # {method: config overrides}
                  device='auto',
-                 test_images:int|None=None): # evaluate on this many test images drawn at random (all when None)
+                 test_images:int|None=None, # evaluate on this many test images drawn at random (all when None)
+                 defense_seed:int|None=None): # seed of the defenses' own randomness (default: the model's seed)
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
                                   holdout=holdout, train_overrides={} if epochs is None else dict(epochs=epochs))
     data = load_dataset(dataset, device=get_device(device))
     clean = defender_data(rec, data.train, clean_source, clean_share, seed)
     test = data.test.sample(test_images)
-    reps = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, configs, device, seed)
+    reps = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, configs, device,
+                            seed if defense_seed is None else defense_seed)
     return [dict(attack=attack, ratio=ratio, seed=seed, method=r['method'], **{k: 100 * r[k] for k in ('c_acc', 'asr', 'ra', 'der')},
                  seconds=r['seconds'], device=reps[-1]['device'], torch=reps[-1]['torch'], clean_images=len(clean),
                  model_key=rec['key'], train_seconds=rec['run']['wall_s'], log=r.get('log')) for r in reps]
