@@ -1,4 +1,4 @@
-"""Two training recipes, BackdoorBench's and a fast one, on the device-resident data, with progress, evaluation and a run record.
+"""Training recipes (BackdoorBench's, NFT's, a fast GPU one and a cpu one) on the device-resident data, with progress, evaluation, resumable checkpoints and a run record.
 
 Docs: https://backdoorpure.github.io/backdoorpure/train.html.md"""
 
@@ -8,13 +8,14 @@ Docs: https://backdoorpure.github.io/backdoorpure/train.html.md"""
 __all__ = ['RECIPES', 'train_config', 'lr_factor', 'predict', 'accuracy', 'train']
 
 # %% ../nbs/03_train.ipynb #954f6c4a
-import math, time
+import io, json, math, time
+from pathlib import Path
 
 # %% ../nbs/03_train.ipynb #ea5c8ac4
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config, RunRecord, get_device, autocast_dtype, device_name, make_generator, progress
+from .core import Config, RunRecord, atomic_write, get_device, autocast_dtype, device_name, make_generator, progress
 from .data import ImageSet
 from .models import set_memory_format
 
@@ -26,9 +27,11 @@ RECIPES = {
                  schedule='linear', warmup_epochs=1.0, label_smoothing=0.1, dtype='auto', channels_last=True),
     'cpu': dict(epochs=12, batch_size=128, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
                 schedule='linear', warmup_epochs=0.5, label_smoothing=0.1, dtype='fp32', channels_last=True),
+    'nft': dict(epochs=249, batch_size=128, lr=0.1, momentum=0.9, nesterov=False, weight_decay=5e-4, schedule='multistep',
+                milestones=(100, 150), warmup_epochs=0.0, label_smoothing=0.0, dtype='fp32', channels_last=True),
 }
 
-def train_config(recipe:str='fast'): # 'backdoorbench', 'fast' or 'cpu'
+def train_config(recipe:str='fast'): # 'backdoorbench', 'fast', 'cpu' or 'nft'
     "The default training config of `recipe`; override keys with `.merge`."
     if recipe not in RECIPES: raise KeyError(f"Unknown recipe {recipe!r}. Known recipes: {', '.join(RECIPES)}.")
     return Config(recipe=recipe, **RECIPES[recipe], compile=False, device='auto', seed=0, eval_batch_size=1024)
@@ -36,15 +39,17 @@ def train_config(recipe:str='fast'): # 'backdoorbench', 'fast' or 'cpu'
 # %% ../nbs/03_train.ipynb #0acc8696
 def lr_factor(step:int, # optimiser steps taken so far
               total:int, # steps in the whole run
-              schedule:str, # 'cosine', 'linear' or 'constant'
-              warmup:int=0): # warm-up steps
+              schedule:str, # 'cosine', 'linear', 'multistep' or 'constant'
+              warmup:int=0, # warm-up steps
+              milestones:tuple=()): # steps after which a 'multistep' schedule divides the rate by 10
     "Multiplier of the peak learning rate at `step`."
     if step < warmup: return (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     if schedule == 'cosine': return 0.5 * (1 + math.cos(math.pi * t))
     if schedule == 'linear': return max(0.0, 1 - t)
     if schedule == 'constant': return 1.0
-    raise ValueError(f"Unknown schedule {schedule!r}. Use 'cosine', 'linear' or 'constant'.")
+    if schedule == 'multistep': return 0.1 ** sum(step >= m for m in milestones)
+    raise ValueError(f"Unknown schedule {schedule!r}. Use 'cosine', 'linear', 'multistep' or 'constant'.")
 
 # %% ../nbs/03_train.ipynb #b6c3ec97
 @torch.no_grad()
@@ -72,6 +77,8 @@ def train(model:nn.Module, # model to train in place
           data:ImageSet, # training images (possibly poisoned)
           config:dict|None=None, # a `train_config` (default: the fast recipe)
           test:ImageSet|None=None, # evaluated after every epoch when given
+          checkpoint:str|Path|None=None, # training-state file: resumed from when present, rewritten every `checkpoint_every` epochs
+          checkpoint_every:int=5, # epochs between checkpoints
           **overrides): # config keys to override
     "Train `model` on `data` with a recipe; returns (history, run record)."
     cfg = (Config(config) if config is not None else train_config()).merge(overrides)
@@ -85,13 +92,20 @@ def train(model:nn.Module, # model to train in place
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total, warmup = cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.schedule, warmup))
+    milestones = tuple(m * steps_per_epoch for m in cfg.get('milestones', ()))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.schedule, warmup, milestones))
     g = make_generator(cfg.seed, dev)
-    history = []
+    history, fingerprint = [], json.dumps({k: v for k, v in cfg.items() if k != 'device'}, sort_keys=True, default=str)
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        if state['config'] != fingerprint: raise ValueError(f"Checkpoint {checkpoint} was written for another config; delete it or pass another file.")
+        model.load_state_dict(state['model']); opt.load_state_dict(state['opt']); sched.load_state_dict(state['sched'])
+        g.set_state(state['rng']); history = state['history']
+    prior_s = sum(r['seconds'] for r in history)  # training time of the epochs read back
     record = RunRecord(seed=cfg.seed, config=dict(cfg, channels_last=cl), device=str(dev), device_name=device_name(dev),
                        dtype=str(amp).replace('torch.', '') if amp else 'fp32')
     with record:
-        bar = progress(range(cfg.epochs), desc=f'train {cfg.recipe}', leave=True)
+        bar = progress(range(len(history), cfg.epochs), desc=f'train {cfg.recipe}', total=cfg.epochs - len(history), leave=True)
         for epoch in bar:
             model.train(); t0 = time.perf_counter()
             loss_sum, correct, seen = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
@@ -107,4 +121,10 @@ def train(model:nn.Module, # model to train in place
                        seconds=round(secs, 2), images_per_s=round(seen / secs, 1))
             if test is not None: row['test_acc'] = round(accuracy(model, test, cfg.eval_batch_size, cfg.dtype), 4)
             history.append(row); bar.set_postfix({k: v for k, v in row.items() if k in ('train_loss', 'test_acc')})
+            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == cfg.epochs):
+                buf = io.BytesIO()
+                torch.save(dict(config=fingerprint, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                                rng=g.get_state(), history=history), buf)
+                atomic_write(checkpoint, buf.getvalue())
+    record.wall_s = round(record.wall_s + prior_s, 3)
     return history, record

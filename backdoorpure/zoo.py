@@ -65,7 +65,8 @@ def surrogate_config(cfg:dict): # a `zoo_config` of a backdoored model
 
 def make_backdoor(cfg:dict, # a `zoo_config`
                   device='auto', # where to train
-                  root=None): # data folder
+                  root=None, # data folder
+                  checkpoint=None): # training-state file to resume from and save to (see `train`)
     "Poison, train and evaluate one model (no caching of its own); returns (model, attack, arrays, metrics, history, record)."
     cfg = Config(cfg); dev = get_device(device)
     data = load_dataset(cfg.dataset, root=root, device=dev)
@@ -78,7 +79,7 @@ def make_backdoor(cfg:dict, # a `zoo_config`
         poisoned = attack.poison_train(train_set, cfg.ratio, cfg.seed)
     seed_everything(cfg.seed)
     model = create_model(cfg.arch, data.info.num_classes, cfg.width, data.info.channels)
-    history, record = train(model, poisoned.data, dict(cfg.train, device=str(dev)))
+    history, record = train(model, poisoned.data, dict(cfg.train, device=str(dev)), checkpoint=checkpoint)
     metrics = (dict(c_acc=accuracy(model, data.test)) if attack is None else
                backdoor_metrics(model, data.test, attack.poison_test(data.test), cfg.target if not cfg.all_to_all else None))
     orig = lambda pos: train_set.index[pos.to(train_set.device)].cpu().numpy()  # positions -> original training indices
@@ -120,9 +121,12 @@ def cached_model(cfg:dict, # a `zoo_config`
     "The model of a resolved config from the cache, trained and cached on a miss: (model, entry record)."
     cfg = Config(cfg); key = config_key(cfg); entry = zoo_dir()/key
     rec = None if rebuild else _verify(entry)
+    partial = zoo_dir()/'partial'/f'{key}.pt'  # training state of an interrupted run
     if rec is None:
         if entry.exists() and not rebuild: warnings.warn(f"Zoo entry {entry} is incomplete or corrupt; rebuilding it.")
-        _write_entry(entry, cfg, *make_backdoor(cfg, device, root))
+        if rebuild: partial.unlink(missing_ok=True)
+        _write_entry(entry, cfg, *make_backdoor(cfg, device, root, partial))
+        partial.unlink(missing_ok=True)
         rec = _verify(entry)
         if rec is None: raise OSError(f"Zoo entry {entry} failed its checksums right after it was written; check the disk.")
     model, _ = load_checkpoint(entry/'model', arch=cfg.arch, device=get_device(device))

@@ -10,3 +10,17 @@ def test_notebook_runs(nb, notebook_runs):
     if nb.name in NEEDS_CIFAR and not cifar_available(): pytest.skip('needs CIFAR-10 (set BACKDOORPURE_DATA)')
     error = notebook_runs.run(nb.name)
     assert error is None, f'{nb.name} failed (`nbdev-test {nb.relative_to(ROOT)}` reproduces it):\n{error}'
+
+SCALES = sorted((ROOT/'nbs').glob('*.yaml'))
+
+@pytest.mark.parametrize('scale', SCALES, ids=[p.name for p in SCALES])
+def test_every_scale_file_sets_only_parameters_of_its_notebook(scale):
+    "Papermill injects unknown keys silently, so a misspelt key in a scale file would change nothing; catch it here."
+    import ast, json, yaml
+    nb = ROOT/'nbs'/(scale.name.split('.')[0] + '.ipynb')
+    cells = json.loads(nb.read_text())['cells']
+    params = [c for c in cells if 'parameters' in c['metadata'].get('tags', [])]
+    assert len(params) == 1, f'{nb.name} needs exactly one cell tagged "parameters"'
+    names = {t.id for node in ast.parse(''.join(params[0]['source'])).body if isinstance(node, ast.Assign) for t in node.targets}
+    unknown = set(yaml.safe_load(scale.read_text())) - names
+    assert not unknown, f'{scale.name} sets {sorted(unknown)}, which {nb.name} does not define; known: {sorted(names)}'

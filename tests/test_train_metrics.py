@@ -4,7 +4,7 @@ from backdoorpure.core import seed_everything
 from backdoorpure.data import load_dataset, ImageSet
 from backdoorpure.metrics import backdoor_metrics, der
 from backdoorpure.models import create_model
-from backdoorpure.train import train, train_config, accuracy, predict, lr_factor
+from backdoorpure.train import RECIPES, train, train_config, accuracy, predict, lr_factor
 from conftest import needs_cifar
 
 def fit(seed, **kw):
@@ -25,6 +25,27 @@ def test_recipes_and_unknown_keys():
     with pytest.raises(KeyError, match='Unknown config key'): fit(0, learning_rate=1)
     with pytest.raises(ValueError, match='empty'): train(create_model('resnet18', 4, 8), load_dataset('synthetic').train.subset([]), device='cpu')
     assert lr_factor(0, 100, 'cosine') == 1 and lr_factor(100, 100, 'cosine') == 0
+    assert [lr_factor(s, 100, 'multistep', milestones=(40, 60)) for s in (39, 40, 60)] == pytest.approx([1, 0.1, 0.01])
+
+@pytest.mark.parametrize('recipe', RECIPES)
+def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(recipe, tmp_path):
+    s = load_dataset('synthetic'); kw = dict(epochs=4, batch_size=128, device='cpu', seed=3)
+    if 'milestones' in RECIPES[recipe]: kw['milestones'] = (1, 3)
+    def fresh(): seed_everything(3); return create_model('resnet18', 4, width=8)
+    full = fresh(); h_full, _ = train(full, s.train, train_config(recipe), **kw)
+    cut, calls = fresh(), []
+    def crash(*_):
+        calls.append(1)
+        if len(calls) == 10: raise RuntimeError('killed')   # 4 batches an epoch: dies in the third epoch
+    hook = cut.register_forward_hook(crash)
+    with pytest.raises(RuntimeError, match='killed'): train(cut, s.train, train_config(recipe), checkpoint=tmp_path/'t.pt', checkpoint_every=1, **kw)
+    hook.remove()
+    assert len(torch.load(tmp_path/'t.pt', weights_only=True)['history']) == 2
+    resumed = fresh(); h_res, rec = train(resumed, s.train, train_config(recipe), checkpoint=tmp_path/'t.pt', checkpoint_every=1, **kw)
+    assert [r['train_loss'] for r in h_res] == [r['train_loss'] for r in h_full]
+    assert rec.wall_s >= sum(r['seconds'] for r in h_res)   # the record counts the epochs read back too
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
+    with pytest.raises(ValueError, match='another config'): train(fresh(), s.train, train_config(recipe), checkpoint=tmp_path/'t.pt', **dict(kw, seed=4))
 
 def test_metrics_count_only_non_target_images_of_the_poisoned_set():
     s = load_dataset('synthetic')
