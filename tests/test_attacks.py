@@ -119,6 +119,34 @@ def test_zoo_caches_detects_partial_entries_and_rebuilds(cache):
     assert rec2['metrics'] == rec['metrics'] and torch.equal(rec2['poison_index'], rec['poison_index'])
     assert not [p for p in zoo_dir().iterdir() if p.name.startswith('.')]  # no temporary folders left
 
+def test_an_interrupted_zoo_build_resumes_to_the_model_of_an_uninterrupted_one(cache, monkeypatch):
+    import shutil, backdoorpure.zoo as zoo
+    kw = dict(dataset='synthetic', attack='badnets', width=8, device='cpu', train_overrides=dict(epochs=7, batch_size=64, lr=0.1))
+    full, rec = backdoored_model(**kw)
+    shutil.rmtree(rec['path'])
+    real = zoo.train
+    def dying(model, *a, **k):  # the machine goes away in epoch 6 (8 batches an epoch), after the checkpoint of epoch 5
+        calls = []
+        def hook(*_):
+            calls.append(1)
+            if len(calls) > 8 * 5 + 3: raise RuntimeError('killed')
+        model.register_forward_hook(hook)
+        return real(model, *a, **k)
+    monkeypatch.setattr(zoo, 'train', dying)
+    with pytest.raises(RuntimeError, match='killed'): backdoored_model(**kw)
+    partial = zoo_dir()/'partial'/f"{rec['key']}.pt"
+    assert len(torch.load(partial, weights_only=True)['history']) == 5 and not Path(rec['path']).exists()
+    steps = []
+    def counting(model, *a, **k):
+        model.register_forward_hook(lambda m, *_: steps.append(1) if m.training else None)
+        return real(model, *a, **k)
+    monkeypatch.setattr(zoo, 'train', counting)
+    resumed, rec2 = backdoored_model(**kw)
+    assert len(steps) == 8 * 2   # only epochs 6 and 7 were trained again
+    assert rec2['metrics'] == rec['metrics'] and not partial.exists()
+    assert [r['train_loss'] for r in rec2['history']] == [r['train_loss'] for r in rec['history']]
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
+
 def test_cli_attack_and_convert(cache, tmp_path):
     exe = str(Path(sys.executable).parent/'backdoorpure')
     r = subprocess.run([exe, 'attack', '--dataset', 'synthetic', '--width', '8', '--epochs', '1', '--device', 'cpu'], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"Every notebook runs top to bottom as nbdev-test would, one pytest test each, so CI ends with pytest's summary."
+"Every notebook runs top to bottom as nbdev-test would, one pytest test each, so CI ends with pytest's summary; every scale file names only parameters of its notebook."
 import pytest
 from conftest import NEEDS_CIFAR, ROOT, cifar_available
 
