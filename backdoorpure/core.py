@@ -6,7 +6,7 @@ Docs: https://backdoorpure.github.io/backdoorpure/core.html.md"""
 
 # %% auto #0
 __all__ = ['Config', 'Registry', 'seed_everything', 'make_generator', 'get_device', 'autocast_dtype', 'device_name', 'progress',
-           'atomic_write', 'write_json', 'cache_dir', 'sha256_file', 'resumable_rows', 'RunRecord']
+           'atomic_write', 'write_json', 'cache_dir', 'sha256_file', 'config_key', 'resumable_rows', 'RunRecord']
 
 # %% ../nbs/00_core.ipynb #f664f394
 import copy, hashlib, importlib, json, os, platform, random, tempfile, time
@@ -144,6 +144,10 @@ def sha256_file(path:str|Path): # file to hash
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
+
+def config_key(cfg:dict): # a JSON-serialisable config
+    "A short, stable hash of a config."
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 # %% ../nbs/00_core.ipynb #eaeb37ff
 def resumable_rows(folder:str|Path, # results folder; rows live in folder/'rows'

@@ -8,14 +8,14 @@ Docs: https://backdoorpure.github.io/backdoorpure/train.html.md"""
 __all__ = ['RECIPES', 'train_config', 'lr_factor', 'predict', 'accuracy', 'train']
 
 # %% ../nbs/03_train.ipynb #954f6c4a
-import io, json, math, time
+import io, math, time
 from pathlib import Path
 
 # %% ../nbs/03_train.ipynb #ea5c8ac4
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config, RunRecord, atomic_write, get_device, autocast_dtype, device_name, make_generator, progress
+from .core import Config, RunRecord, atomic_write, config_key, get_device, autocast_dtype, device_name, make_generator, progress
 from .data import ImageSet
 from .models import set_memory_format
 
@@ -95,7 +95,7 @@ def train(model:nn.Module, # model to train in place
     milestones = tuple(m * steps_per_epoch for m in cfg.get('milestones', ()))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.schedule, warmup, milestones))
     g = make_generator(cfg.seed, dev)
-    history, fingerprint = [], json.dumps({k: v for k, v in cfg.items() if k != 'device'}, sort_keys=True, default=str)
+    history, fingerprint = [], config_key({k: v for k, v in cfg.items() if k != 'device'})
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location='cpu', weights_only=True)
         if state['config'] != fingerprint: raise ValueError(f"Checkpoint {checkpoint} was written for another config; delete it or pass another file.")

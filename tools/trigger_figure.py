@@ -4,8 +4,9 @@ width 16, cpu recipe, 12 epochs, seed 0), which must already be cached: this scr
 
     python tools/trigger_figure.py"""
 from backdoorpure.attacks import ATTACKS, create_attack, show_triggers
+from backdoorpure.core import config_key
 from backdoorpure.data import load_dataset
-from backdoorpure.zoo import cached_model, config_key, zoo_config, zoo_dir
+from backdoorpure.zoo import cached_model, zoo_config, zoo_dir
 
 def main():
     cfg = zoo_config('cifar10', 'preact-resnet18', None, 0.0, 0, 'cpu', width=16, train_overrides=dict(epochs=12))
