@@ -62,7 +62,7 @@ def mixup_loss(model:nn.Module, # classifier
                x:torch.Tensor, y:torch.Tensor, # a normalised batch and its labels
                g:torch.Generator): # randomness of lambda and of the partners
     "MixUp cross-entropy with lambda ~ Beta(1, 1) (uniform) and a random permutation as partners; returns (loss, lambda, perm)."
-    lam = torch.rand((), generator=g, device=x.device).item()          # Beta(1, 1) is the uniform distribution
+    lam = torch.rand((), generator=g, device=x.device)                 # Beta(1, 1) is the uniform distribution; a 0-d tensor, so no host sync
     perm = torch.randperm(len(x), generator=g, device=x.device)
     out = model(lam * x + (1 - lam) * x[perm])
     return lam * F.cross_entropy(out, y) + (1 - lam) * F.cross_entropy(out, y[perm]), lam, perm
@@ -71,7 +71,7 @@ def mask_penalty(masks:list, # the trainable masks
                  per_class:float, # clean images per class, N_c
                  reg:float=0.001): # the code's weight
     "(reg / N_c) * sum |1 - m| over every mask."
-    return reg / per_class * sum((1 - m).abs().sum() for m in masks)
+    return reg / per_class * (1 - torch.cat(masks)).abs().sum()
 
 # %% ../nbs/12_nft.ipynb #e19bfdb5
 def mask_lows(n:int, # number of masked BatchNorms
@@ -95,18 +95,20 @@ def nft_tune(model:nn.Module, # tuned in place; comes back with masks folded
     g, step = make_generator(seed, clean.device), 0
     model.train()
     for rnd in progress(range(c['rounds']), desc='nft'):
+        total = torch.zeros((), device=clean.device)                    # the round's summed loss, checked once per round
         for _ in range(c['steps_per_round']):
             idx = torch.randint(len(clean), (c['batch_size'],), generator=g, device=clean.device)   # with replacement
             xb = clean.x[idx]
             if c['augment']: xb = augment_batch(xb, clean.info, g)
             loss, _, _ = mixup_loss(model, clean.normalize(xb), clean.y[idx], g)
             loss = loss + mask_penalty(masks, per_class, c['reg'])
-            if not torch.isfinite(loss): raise FloatingPointError(f"nft: the loss became {loss.item()} in round {rnd}; lower lr.")
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             with torch.no_grad():
-                for m, lo in zip(masks, lows): m.clamp_(lo, 1.0)
+                torch._foreach_clamp_min_(masks, lows); torch._foreach_clamp_max_(masks, 1.0)   # one fused op each on a GPU
+                total += loss.detach()
             step += 1
             if on_step is not None: on_step(model, masks, step)
+        if not torch.isfinite(total): raise FloatingPointError(f"nft: the loss became {total.item()} in round {rnd}; lower lr.")
         sched.step()
     return fold_masks(model)
 
