@@ -6,10 +6,12 @@ Docs: https://backdoorpure.github.io/backdoorpure/core.html.md"""
 
 # %% auto #0
 __all__ = ['Config', 'Registry', 'seed_everything', 'make_generator', 'get_device', 'autocast_dtype', 'device_name', 'progress',
-           'atomic_write', 'write_json', 'cache_dir', 'sha256_file', 'config_key', 'resumable_rows', 'RunRecord']
+           'atomic_write', 'atomic_folder', 'write_json', 'cache_dir', 'sha256_file', 'config_key', 'resumable_rows',
+           'RunRecord']
 
 # %% ../nbs/00_core.ipynb #f664f394
-import copy, hashlib, importlib, json, os, platform, random, tempfile, time
+import copy, hashlib, importlib, json, os, platform, random, shutil, tempfile, time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
@@ -122,12 +124,29 @@ def atomic_write(path:str|Path, # destination file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, 'wb') as f:
             f.write(data.encode() if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+@contextmanager
+def atomic_folder(dest:str|Path): # the folder to write; an existing one must be removed inside the block
+    "Yield a temporary folder beside `dest` that is renamed to `dest` if the block succeeds and removed if it fails."
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.'))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+
+def _umask():
+    "The process umask, read by setting it and putting it back."
+    mask = os.umask(0); os.umask(mask); return mask
 
 def write_json(path:str|Path, obj): # destination and a JSON-serialisable object
     "Atomically write `obj` as indented JSON."

@@ -12,7 +12,7 @@ __all__ = ['DATASETS', 'CIFAR10_URL', 'CIFAR10_MD5', 'CIFAR10_CLASSES', 'Dataset
            'class_balanced_indices', 'random_indices', 'holdout_split']
 
 # %% ../nbs/01_data.ipynb #812c8fe7
-import gzip, hashlib, io, json, os, shutil, tarfile, tempfile, urllib.request, urllib.error
+import gzip, hashlib, io, json, os, tarfile, tempfile, urllib.request, urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
-from .core import Registry, atomic_write, write_json, sha256_file, cache_dir, make_generator, progress
+from .core import Registry, atomic_folder, atomic_write, write_json, sha256_file, cache_dir, make_generator, progress
 
 # %% ../nbs/01_data.ipynb #55fbeb4c
 @dataclass(frozen=True)
@@ -158,13 +158,7 @@ def download_cifar10(root:str|Path, # data root; the copy goes to root/cifar10
     for c in range(10): rank[yt == c] = np.arange((yt == c).sum())
     order = np.lexsort((rank, yt))
     shards['test'] = (xt[order], yt[order], dict(class_rank=rank[order], lossless=np.ones(len(yt), bool)))
-    Path(root).mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix='.cifar10.'))
-    try:
-        write_packed(tmp, shards, 'CIFAR-10', CIFAR10_CLASSES)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+    with atomic_folder(dest) as tmp: write_packed(tmp, shards, 'CIFAR-10', CIFAR10_CLASSES)
     return dest
 
 # %% ../nbs/01_data.ipynb #5ce2b174

@@ -9,14 +9,14 @@ __all__ = ['zoo_config', 'attacker_set', 'surrogate_config', 'make_backdoor', 'z
            'clean_model']
 
 # %% ../nbs/06_zoo.ipynb #f2e8c89c
-import json, os, shutil, tempfile, warnings
+import json, shutil, warnings
 from pathlib import Path
 
 # %% ../nbs/06_zoo.ipynb #bc0a3192
 import numpy as np
 import torch
 from safetensors.torch import save_file, load_file
-from .core import Config, cache_dir, config_key, get_device, seed_everything, sha256_file, write_json
+from .core import Config, atomic_folder, cache_dir, config_key, get_device, seed_everything, sha256_file, write_json
 from .data import DATASETS, ImageSet, load_dataset, holdout_split
 from .models import create_model, save_checkpoint, load_checkpoint
 from .train import train, train_config, accuracy
@@ -96,9 +96,7 @@ def _verify(entry:Path):
 
 def _write_entry(entry:Path, cfg, model, attack, arrays, metrics, history, record):
     "Write an entry in a temporary folder and rename it into place; nothing is left behind on failure."
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f'.{entry.name}.'))
-    try:
+    with atomic_folder(entry) as tmp:
         save_checkpoint(model, tmp/'model', dataset=cfg.dataset, config=cfg, metrics=metrics)
         np.savez(tmp/'indices.npz', **arrays)
         names, state = ['model.safetensors', 'model.json', 'indices.npz'], attack.state() if attack is not None else {}
@@ -106,9 +104,6 @@ def _write_entry(entry:Path, cfg, model, attack, arrays, metrics, history, recor
         files = {n: sha256_file(tmp/n) for n in names}
         write_json(tmp/'entry.json', dict(key=entry.name, config=cfg, metrics=metrics, history=history, run=record.to_dict(), files=files))
         if entry.exists(): shutil.rmtree(entry)
-        os.replace(tmp, entry)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
 
 def cached_model(cfg:dict, # a `zoo_config`
                  device='auto', # where to train on a miss
