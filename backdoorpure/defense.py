@@ -143,10 +143,12 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  configs:dict|None=None, # {method: config overrides}
                  device='auto',
                  test_images:int|None=None, # evaluate on this many test images drawn at random (all when None)
-                 defense_seed:int|None=None): # seed of the defenses' own randomness (default: the model's seed)
+                 defense_seed:int|None=None, # seed of the defenses' own randomness (default: the model's seed)
+                 train_overrides:dict|None=None): # further attack-training keys, e.g. {'label_smoothing': 0.0}
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
+    overrides = {**({} if epochs is None else dict(epochs=epochs)), **(train_overrides or {})}  # train_overrides win
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
-                                  holdout=holdout, train_overrides={} if epochs is None else dict(epochs=epochs))
+                                  holdout=holdout, train_overrides=overrides)
     data = load_dataset(dataset, device=get_device(device))
     clean = defender_data(rec, data.train, clean_source, clean_share, seed)
     test = data.test.sample(test_images)
