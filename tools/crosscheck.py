@@ -132,7 +132,7 @@ def official_fst(repo:Path, job:Path):
                'load_attack_result + choose_index_v2: the clean pool is exactly our defender images, in the official train transform',
                'CustomDataset_v2: our triggered test subset instead of PNG files',
                'attack_result.pt: written by the harness with our weights (tensors only) and removed afterwards']
-    deviations = ['--device cpu', f"--random_seed {cfg['seed']} (the model's seed)", 'official evaluations run on small test subsets; '
+    deviations = ['--device cpu', "--random_seed: each row's defense seed (the model's seed unless --defense-seeds)", 'official evaluations run on small test subsets; '
                   'the reported metrics are ours, on the full sets'] + ([f"--epochs {cfg['epochs']} (smoke)"] if 'epochs' in cfg else [])
     return net.state_dict(), patches, deviations
 
@@ -175,7 +175,7 @@ def official_tsbd(repo:Path, bb:Path, fst:Path, job:Path):
                'generate_cls_model: the official CIFAR ResNet-18 class of the FST repository (BackdoorBench has none) at our width',
                f"reinit_ratio: [{cfg['neuron_ratio']}], the ratio our clean-data rule chose, instead of the sweep of 11 that picks none",
                'num_workers 0 (the parser declares it a float, which crashes the data loader); index file = our clean images in order']
-    deviations = ['--device cpu, --amp False', f"--random_seed {cfg['seed']}", 'record_layer layer4.1.conv2.weight (logging only)',
+    deviations = ['--device cpu, --amp False', "--random_seed: each row's defense seed", 'record_layer layer4.1.conv2.weight (logging only)',
                   'official evaluations run on small test subsets; the reported metrics are ours, on the full sets']
     deviations += [f"{k} {cfg[k]} (smoke)" for k in ('unlearn_max_epochs', 'ft_epochs') if k in cfg]
     return method.trainer.model.state_dict(), patches, deviations
@@ -223,7 +223,7 @@ def official_nft(repo:Path, job:Path):
                'CIFAR10 and split_dataset: no download; the validation set is exactly our defender images',
                'add_predefined_trigger_cifar: our triggered test subset']
     deviations = [f'normalisation std {STD} (ours, the model was trained with it) instead of NFT\'s (0.2023, 0.1994, 0.2010)',
-                  f"numpy and torch seeded with {cfg['seed']} (the official script seeds neither)",
+                  "numpy and torch seeded with each row's defense seed (the official script seeds neither)",
                   'official evaluations run on small test subsets; the reported metrics are ours, on the full sets']
     deviations += [f"{steps} steps in rounds of {cfg['steps_per_round']} (smoke)"] if 'rounds' in cfg else []
     return tuned, patches, deviations
@@ -247,7 +247,8 @@ def commit_of(path:Path):
     r = subprocess.run(['git', '-C', str(path), 'rev-parse', 'HEAD'], capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else 'unknown'
 
-def case_key(case:dict): return hashlib.sha256(json.dumps({k: v for k, v in case.items() if k != 'methods'}, sort_keys=True).encode()).hexdigest()[:12]
+def case_key(case:dict): # a case, with the defenses' seed as 'defense_seed'
+    return hashlib.sha256(json.dumps({k: v for k, v in case.items() if k != 'methods'}, sort_keys=True).encode()).hexdigest()[:12]
 
 def prepare(case:dict, device='cpu'):
     "The case's model, zoo record, defender images, test set and triggered test set."
@@ -275,8 +276,8 @@ def run_official(method:str, repos:dict, model, rec, clean, test, ptest, setting
         np.savez(job/'data.npz', clean_x=nhwc(clean), clean_y=clean.y.cpu().numpy(), test_x=nhwc(test)[:n], test_y=test.y[:n].cpu().numpy(),
                  bd_x=nhwc(ptest)[:n], bd_y=ptest.y[:n].cpu().numpy())
         (job/'job.json').write_text(json.dumps(dict(settings, target=rec['attack'].target, ratio=rec['config']['ratio'], record=f'backdoorpure-{rec["key"]}')))
-        args = [sys.executable, str(Path(__file__).resolve()), '_worker', method, str(job)] + [str(p) for p in
-                {'fst': [repos['fst']], 'tsbd': [repos['tsbd'], repos['backdoorbench'], repos['fst']], 'nft': [repos['nft']]}[method]]
+        needs = {'fst': ['fst'], 'tsbd': ['tsbd', 'backdoorbench', 'fst'], 'nft': ['nft']}[method]
+        args = [sys.executable, str(Path(__file__).resolve()), '_worker', method, str(job)] + [str(repos[n]) for n in needs]
         env = dict(os.environ, CROSSCHECK_THREADS=str(threads), PYTHONPATH=str(ROOT))
         r = subprocess.run(args, env=env, capture_output=True, text=True)
         if r.returncode != 0: raise RuntimeError(f"official {method} failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
@@ -286,17 +287,19 @@ def run_official(method:str, repos:dict, model, rec, clean, test, ptest, setting
     return theirs, report['seconds'], report['patches'], report['deviations']
 
 def verdict(ours:dict, theirs:dict):
-    "'agrees' within 10 points of ASR and 2 of C-Acc, else 'differs' (seed spreads are compared separately)."
+    "'agrees' within 10 points of ASR and 2 of C-Acc (both in %), else 'differs'; seed spreads are compared in 24_crosscheck."
     close = abs(ours['asr'] - theirs['asr']) <= 10 and abs(ours['c_acc'] - theirs['c_acc']) <= 2
     return 'agrees' if close else 'differs'
 
-def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosscheck', methods=METHODS, threads:int=0, device='cpu'):
+def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosscheck', methods=METHODS, threads:int=0, device='cpu',
+               defense_seeds=None, attacks=None): # seeds of both sides' defenses (default: the model's); only these attacks
     "Run every case of `scale` for `methods`; rows are added to out/{method}.json as they finish and reused when present."
     from backdoorpure.core import write_json
     from backdoorpure.defense import purify
     from backdoorpure.metrics import backdoor_metrics
     threads = threads or torch.get_num_threads()
-    for case in CASES[scale]:
+    cases = [dict(c, defense_seed=s) for c in CASES[scale] if attacks is None or c['attack'] in attacks for s in (defense_seeds or [c['seed']])]
+    for case in cases:
         todo = [m for m in case['methods'] if m in methods]
         files = {m: Path(out)/f'{m}.json' for m in todo}
         docs = {m: json.loads(f.read_text()) if f.exists() else dict(method=m, rows=[]) for m, f in files.items()}
@@ -306,19 +309,20 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
         target = rec['attack'].target
         before = backdoor_metrics(model, test, ptest, target)
         for m in todo:
-            settings = dict(seed=case['seed'], **(SMOKE[m] if scale == 'smoke' else {}))
+            settings = dict(seed=case['defense_seed'], **(SMOKE[m] if scale == 'smoke' else {}))
             config = dict(settings); config.pop('seed')
-            _, ours = purify(model, clean, m, config, test, ptest, target, device, case['seed'], before)
+            _, ours = purify(model, clean, m, config, test, ptest, target, device, case['defense_seed'], before)
             if m == 'tsbd': settings['neuron_ratio'] = ours['log']['neuron_ratio']
             theirs_model, secs, patches, deviations = run_official(m, repos, model, rec, clean, test, ptest, settings, threads)
             theirs = backdoor_metrics(theirs_model, test, ptest, target)
             pct = lambda d: {k: round(100 * d[k], 2) for k in ('c_acc', 'asr', 'ra')}
             row = dict(case_key=case_key(case), case={k: v for k, v in case.items() if k != 'methods'}, model_key=rec['key'],
                        clean_images=len(clean), test_images=len(test), before=pct(before), ours=dict(pct(ours), seconds=ours['seconds']),
-                       official=dict(pct(theirs), seconds=secs), verdict=verdict(ours, theirs), settings=settings,
+                       official=dict(pct(theirs), seconds=secs), settings=settings,
                        device=ours['device'], torch=ours['torch'], threads=threads)
             docs[m].update(official_commit=commit_of(repos['tsbd' if m == 'tsbd' else m]), patches=patches, deviations=deviations,
                            **({'backdoorbench_commit': commit_of(repos['backdoorbench']), 'fst_commit': commit_of(repos['fst'])} if m == 'tsbd' else {}))
+            row['verdict'] = verdict(row['ours'], row['official'])
             docs[m]['rows'].append(row); write_json(files[m], docs[m])
             print(f"{m} {case['attack']} {case['ratio']}: ours {row['ours']['asr']:.1f}/{row['ours']['c_acc']:.1f}, "
                   f"official {row['official']['asr']:.1f}/{row['official']['c_acc']:.1f} (ASR/C-Acc %): {row['verdict']}", flush=True)
@@ -342,12 +346,16 @@ def main(argv=None):
     p.add_argument('--methods', default=','.join(METHODS), help='comma-separated subset of fst,tsbd,nft')
     p.add_argument('--out', type=Path, default=ROOT/'results'/'crosscheck')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
+    p.add_argument('--defense-seeds', default='', help="comma-separated seeds of both sides' defenses (default: the model's seed)")
+    p.add_argument('--attacks', default='', help='comma-separated attacks: run only these cases')
     a = p.parse_args(argv)
     methods = [m.strip() for m in a.methods.split(',') if m.strip()]
     if bad := set(methods) - set(METHODS): p.error(f"unknown methods {sorted(bad)}; choose from {', '.join(METHODS)}")
     repos = {k: getattr(a, k) for k in ('fst', 'tsbd', 'backdoorbench', 'nft')}
     check_repos(repos, methods)
     if a.threads: torch.set_num_threads(a.threads)
-    crosscheck({k: v.resolve() for k, v in repos.items() if v}, a.scale, a.out, methods, a.threads)
+    seeds = [int(s) for s in a.defense_seeds.split(',') if s.strip()] or None
+    attacks = [s.strip() for s in a.attacks.split(',') if s.strip()] or None
+    crosscheck({k: v.resolve() for k, v in repos.items() if v}, a.scale, a.out, methods, a.threads, 'cpu', seeds, attacks)
 
 if __name__ == '__main__': main()
