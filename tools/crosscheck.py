@@ -17,7 +17,7 @@ on the same test and triggered test sets. Only what crashes or cannot take our i
 every deviation from the official defaults is written into the results. Results go to OUT/{fst,tsbd,nft}.json, one
 row per case, and a case already there is not run again.
 """
-import argparse, hashlib, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, copy, hashlib, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import torch.nn as nn
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ('fst', 'tsbd', 'nft')
-MEAN, STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)  # our CIFAR-10 normalisation (BackdoorBench's)
+STD = (0.247, 0.243, 0.261)  # our CIFAR-10 normalisation's std (BackdoorBench's)
 
 # Cases: which zoo model, which clean images, which methods. The cpu cases are issue 34's: the NFT table's seed-0
 # models at 10% with its 1% random clean share, and the FST table's 1% models with its 2% class-balanced hold-out.
@@ -57,15 +57,9 @@ def official_state(model:nn.Module):
     return {to_official(k): v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 def from_official(state:dict):
-    "An official state dict under our names (the inverse of `to_official`)."
-    inverse = {to_official(k): k for k in state_keys_resnet18(state)}
-    return {inverse[k]: v for k, v in state.items()}
-
-def state_keys_resnet18(state:dict):
-    "Our key names for a CIFAR ResNet-18 whose official state dict is `state` (width read from the stem)."
-    from backdoorpure.models import create_model
-    width, classes = state['conv1.weight'].shape[0], state['linear.weight'].shape[0]
-    return list(create_model('resnet18', classes, width).state_dict())
+    "An official state dict under our names: the BackdoorBench reader's renaming, which `to_official` inverts."
+    from backdoorpure.interop import _rename
+    return {_rename(k, 'resnet18'): v for k, v in state.items()}
 
 def build_resnet18(module, width:int, classes:int, **extra):
     "An official CIFAR ResNet-18 (class `module.ResNet`, block `module.BasicBlock`) at `width`: its own layers, built in its own order."
@@ -282,7 +276,6 @@ def run_official(method:str, repos:dict, model, rec, clean, test, ptest, setting
         r = subprocess.run(args, env=env, capture_output=True, text=True)
         if r.returncode != 0: raise RuntimeError(f"official {method} failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
         report = json.loads((job/'report.json').read_text())
-        import copy
         theirs = load_state_strict(copy.deepcopy(model).cpu(), from_official(load_file(job/'purified.safetensors')), f'official {method}')
     return theirs, report['seconds'], report['patches'], report['deviations']
 
