@@ -56,17 +56,17 @@ def check_defense_inputs(model:nn.Module, # the model to purify
 # %% ../nbs/09_defense.ipynb #00d1ecf7
 def defender_data(rec:dict, # a zoo record (`backdoored_model`): holds the hold-out, poison and cross indices
                   train:ImageSet, # the dataset's full, clean training set
-                  source:str='holdout', # 'holdout' (kept from the attacker) or 'random' (a share of the attacker's clean images)
-                  share:float=0.02, # share of the training set for 'random'
-                  seed:int=0): # randomness of 'random'
-    "The defender's clean data under the hold-out or the random-share protocol."
+                  source:str='holdout', # 'holdout', 'random' (benign versions of any training images) or 'unpoisoned'
+                  share:float=0.02, # share of the training set for 'random' and 'unpoisoned'
+                  seed:int=0): # randomness of the draw
+    "The defender's clean data under the hold-out, random-share (BackdoorBench's) or unpoisoned-share protocol."
     if source == 'holdout':
         if len(rec['holdout_index']) == 0:
             raise ValueError("This model was trained without a hold-out; build it with holdout=0.02 (FST's protocol) or use source='random'.")
         return train.subset(rec['holdout_index'].to(train.device))
-    if source != 'random': raise ValueError(f"source must be 'holdout' or 'random', got {source!r}.")
-    used = torch.zeros(len(train), dtype=torch.bool)
-    used[rec['poison_index']] = True; used[rec['cross_index']] = True; used[rec['holdout_index']] = True
+    if source not in ('random', 'unpoisoned'): raise ValueError(f"source must be 'holdout', 'random' or 'unpoisoned', got {source!r}.")
+    used = torch.zeros(len(train), dtype=torch.bool); used[rec['holdout_index']] = True  # the attacker never had the hold-out
+    if source == 'unpoisoned': used[rec['poison_index']] = True; used[rec['cross_index']] = True
     pool = (~used).nonzero().flatten()
     return train.subset(pool[random_indices(len(pool), round(share * len(train)), seed)].to(train.device))
 

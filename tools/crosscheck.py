@@ -29,9 +29,10 @@ METHODS = ('fst', 'tsbd', 'nft')
 STD = (0.247, 0.243, 0.261)  # our CIFAR-10 normalisation's std (BackdoorBench's)
 
 # Cases: which zoo model, which clean images, which methods. The cpu cases are issue 34's: the NFT table's seed-0
-# models at 10% with its 1% random clean share, and the FST table's 1% models with its 2% class-balanced hold-out.
+# models at 10% with its 1% clean share, drawn as that committed table drew it (from the images the attacker left
+# unpoisoned), and the FST table's 1% models with its 2% class-balanced hold-out.
 NFT_TABLE = dict(arch='resnet18', width=16, recipe='cpu', epochs=12, ratio=0.1, seed=0, train_images=None, holdout=0.0,
-                 clean_source='random', clean_share=0.01, test_images=None)
+                 clean_source='unpoisoned', clean_share=0.01, test_images=None)
 FST_TABLE = dict(NFT_TABLE, epochs=30, ratio=0.01, holdout=0.02, clean_source='holdout', clean_share=0.02)
 CASES = {
     'smoke': [dict(NFT_TABLE, attack='badnets', width=8, epochs=1, train_images=2000, clean_share=0.004, test_images=300,
