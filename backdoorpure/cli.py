@@ -1,4 +1,4 @@
-"""The `backdoorpure` command: `demo`, `train`, `attack`, `purify`, `convert` and `info`, with a useful `--help` everywhere.
+"""The `backdoorpure` command: `demo`, `train`, `attack`, `purify`, `convert`, `verify` and `info`, with a useful `--help` everywhere.
 
 Docs: https://backdoorpure.github.io/backdoorpure/cli.html.md"""
 
@@ -16,7 +16,7 @@ import torch
 import yaml
 from . import __version__
 from .core import get_device, device_name, seed_everything, write_json
-from .data import DATASETS, load_dataset, class_balanced_indices
+from .data import DATASETS, load_dataset, class_balanced_indices, verify_manifest
 from .models import MODELS, create_model, save_checkpoint, load_checkpoint
 from .train import RECIPES, train, train_config, accuracy
 from .attacks import ATTACKS, create_attack
@@ -158,6 +158,9 @@ def build_parser():
     cv.add_argument('record', help='path of attack_result.pt')
     cv.add_argument('--out', required=True, help='checkpoint name; NAME.safetensors and NAME.json are written')
     cv.add_argument('--unsafe-pickle', action='store_true', help='also unpickle Python objects in the record: this can run arbitrary code, use only for files you trust')
+    vf = sub.add_parser('verify', help='hash every file of a packed dataset folder again and compare it with MANIFEST.json',
+                        description='Re-check a packed dataset folder against the checksums in its MANIFEST.json, ignoring the memo of folders verified before.')
+    vf.add_argument('folder', help='a packed dataset folder, e.g. $BACKDOORPURE_DATA/cifar10')
     sub.add_parser('info', help='list datasets, models, recipes and the compute device', description='List what is registered and what hardware is used.')
     return p
 
@@ -208,6 +211,10 @@ def _run_convert(a):
     save_checkpoint(model, a.out, dataset=info['dataset'], source=info, poison_index=None if pidx is None else pidx.tolist())
     print(f"{model.spec['arch']} ({model.spec['num_classes']} classes, width {model.spec['width']}) from {a.record} -> {a.out}.safetensors")
 
+def _run_verify(a):
+    manifest = verify_manifest(a.folder, force=True)
+    print(f"{Path(a.folder).resolve()}: all {len(manifest['files'])} files match MANIFEST.json")
+
 def _run_info(a):
     dev = get_device('auto')
     print(f"backdoorpure {__version__}, torch {torch.__version__}, device {dev} ({device_name(dev)})")
@@ -217,7 +224,7 @@ def _run_info(a):
 def main(argv:list|None=None): # arguments (default: sys.argv[1:])
     "Entry point of the `backdoorpure` command."
     a = build_parser().parse_args(argv)
-    run = {'demo': _run_demo, 'train': _run_train, 'attack': _run_attack, 'purify': _run_purify, 'convert': _run_convert, 'info': _run_info}
+    run = {'demo': _run_demo, 'train': _run_train, 'attack': _run_attack, 'purify': _run_purify, 'convert': _run_convert, 'verify': _run_verify, 'info': _run_info}
     try: run[a.command](a)
     except (KeyError, ValueError, FileNotFoundError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

@@ -12,7 +12,7 @@ __all__ = ['DATASETS', 'CIFAR10_URL', 'CIFAR10_MD5', 'CIFAR10_CLASSES', 'Dataset
            'class_balanced_indices', 'random_indices', 'holdout_split']
 
 # %% ../nbs/01_data.ipynb #812c8fe7
-import gzip, hashlib, io, json, os, tarfile, tempfile, urllib.request, urllib.error
+import gzip, hashlib, io, json, os, tarfile, tempfile, urllib.request, urllib.error, zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,15 +80,17 @@ def write_packed(folder:str|Path, # destination folder
 
 # %% ../nbs/01_data.ipynb #e361c174
 def _stamp(folder:Path, names:list):
-    "A fingerprint of the files' sizes and modification times."
-    return {n: [(folder/n).stat().st_size, (folder/n).stat().st_mtime_ns] for n in names}
+    "A fingerprint of the files' sizes, modification times and inode change times (which no user program can set back)."
+    return {n: [st.st_size, st.st_mtime_ns, st.st_ctime_ns] for n in names for st in [(folder/n).stat()]}
 
 def verify_manifest(folder:str|Path, # folder holding MANIFEST.json
                     force:bool=False): # hash again even if verified before
     "Check every file listed in `MANIFEST.json` against its sha256; raise a clear error naming a missing or corrupt file."
     folder = Path(folder).resolve(); mpath = folder/'MANIFEST.json'
     if not mpath.exists(): raise FileNotFoundError(f"{mpath} is missing: the folder {folder} is not a packed dataset copy.")
-    manifest = json.loads(mpath.read_text())
+    try: manifest = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{mpath} is not valid JSON ({e}); copy the dataset folder again.") from None
     names = [f['name'] for f in manifest['files']]
     for n in names:
         if not (folder/n).exists():
@@ -107,13 +109,17 @@ def verify_manifest(folder:str|Path, # folder holding MANIFEST.json
 
 # %% ../nbs/01_data.ipynb #a4faa33c
 def _decode_shard(folder:Path, name:str):
-    "Decode one packed shard into NHWC uint8 images and its npz arrays."
-    meta = np.load(folder/f'{name}.npz', allow_pickle=False)
-    n = int(meta['n'])
-    sprite = np.asarray(Image.open(folder/f'{name}.png').convert('RGB'))
-    s = sprite.shape[1] // 100
-    x = sprite.reshape(-1, s, 100, s, 3).swapaxes(1, 2).reshape(-1, s, s, 3)[:n]
-    return x, {k: meta[k] for k in meta.files}
+    "Decode one packed shard into NHWC uint8 images and its npz arrays; a shard that does not decode is named as corrupt."
+    try:
+        meta = np.load(folder/f'{name}.npz', allow_pickle=False)
+        n = int(meta['n'])
+        sprite = np.asarray(Image.open(folder/f'{name}.png').convert('RGB'))
+        s = sprite.shape[1] // 100
+        x = sprite.reshape(-1, s, 100, s, 3).swapaxes(1, 2).reshape(-1, s, s, 3)[:n]
+        return x, {k: meta[k] for k in meta.files}
+    except (OSError, ValueError, KeyError, EOFError, zlib.error) as e:
+        raise ValueError(f"The shard {folder/name}.png/.npz is corrupt: it does not decode ({type(e).__name__}). Re-check every "
+                         f"file against its checksum with `backdoorpure verify {folder}` and replace the files it names.") from None
 
 def read_packed(folder:str|Path, # a packed dataset folder
                 channels:int=3): # keep 3 channels, or 1 for grey data

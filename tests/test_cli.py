@@ -8,7 +8,7 @@ EXE = Path(sys.executable).parent/'backdoorpure'  # the console script `pip inst
 def run(*args):
     return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=600)
 
-@pytest.mark.parametrize('args', [['--help'], ['train', '--help'], ['demo', '--help'], ['purify', '--help'], ['info', '--help']])
+@pytest.mark.parametrize('args', [['--help'], ['train', '--help'], ['demo', '--help'], ['purify', '--help'], ['verify', '--help'], ['info', '--help']])
 def test_help(args):
     r = run(*args)
     assert r.returncode == 0 and 'usage: backdoorpure' in r.stdout and '--' in r.stdout

@@ -1,5 +1,5 @@
 "Data: location, checksums, download conversion, every registered reader, device batches and splits, on real computation."
-import gzip, hashlib, io, tarfile, urllib.error, urllib.request
+import gzip, hashlib, io, os, tarfile, urllib.error, urllib.request
 import numpy as np, pytest, torch
 from PIL import Image
 import backdoorpure.data as D
@@ -53,6 +53,19 @@ def test_missing_and_corrupt_files_are_named(tmp_path, cache):
     with pytest.raises(ValueError, match=r'Checksum mismatch for .*train_1\.png.*fresh copy'): D.read_packed(folder)
     p.unlink()
     with pytest.raises(FileNotFoundError, match=r'train_1\.png is missing'): D.read_packed(folder)
+
+def test_same_size_rewrite_with_mtime_restored_is_rechecked(tmp_path, cache):
+    folder, _ = packed(tmp_path)
+    D.read_packed(folder)  # verified once, remembered
+    p = folder/'train_1.npz'; st = p.stat(); raw = bytearray(p.read_bytes()); raw[-1] ^= 1
+    p.write_bytes(bytes(raw)); os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (p.stat().st_size, p.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    with pytest.raises(ValueError, match=r'Checksum mismatch for .*train_1\.npz'): D.read_packed(folder)
+
+def test_undecodable_shard_is_named_with_the_way_to_recheck(tmp_path):
+    folder, _ = packed(tmp_path)
+    (folder/'test.png').write_bytes(b'\x89PNG truncated')
+    with pytest.raises(ValueError, match=r'test\.png/\.npz is corrupt.*backdoorpure verify'): D._decode_shard(folder, 'test')
 
 def test_gtsrb_reads_the_packed_copy(tmp_path, cache):
     _, shards = packed(tmp_path, 'gtsrb32', classes=43)
