@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 from backdoorpure.core import device_name, seed_everything, write_json
 from backdoorpure.data import load_dataset
-from backdoorpure.metrics import backdoor_metrics
 from backdoorpure.models import create_model
 from backdoorpure.train import predict, train, train_config
 from backdoorpure.zoo import zoo_config, make_backdoor
