@@ -19,7 +19,7 @@ from .core import Config, Registry, RunRecord, atomic_write, get_device, device_
 from .data import ImageSet, load_dataset, random_indices
 from .metrics import backdoor_metrics, der
 from .models import is_channels_last, set_memory_format
-from .zoo import backdoored_model
+from .zoo import attack_overrides, backdoored_model
 
 # %% ../nbs/09_defense.ipynb #a0889212
 DEFENSES = Registry('defense', plugins=['backdoorpure.fst', 'backdoorpure.tsbd', 'backdoorpure.nft'])
@@ -137,18 +137,17 @@ def plot_defenses(reports:list, # from `compare_defenses`
 # %% ../nbs/09_defense.ipynb #4ef94cdf
 def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # which backdoored model
                  methods:list, # defenses to run
-                 recipe:str='cpu', width:int=16, train_images:int|None=None, epochs:int|None=None, # how it was trained
+                 recipe:str='cpu', width:int=16, train_images:int|None=None, epochs:int|dict|None=None, # how it was trained (epochs: see `attack_overrides`)
                  holdout:float=0.0, # the defender's hold-out (FST's protocol)
                  clean_source:str='holdout', clean_share:float=0.02, # see `defender_data`
                  configs:dict|None=None, # {method: config overrides}
                  device='auto',
                  test_images:int|None=None, # evaluate on this many test images drawn at random (all when None)
                  defense_seed:int|None=None, # seed of the defenses' own randomness (default: the model's seed)
-                 train_overrides:dict|None=None): # further attack-training keys, e.g. {'label_smoothing': 0.0}
+                 train_overrides:dict|None=None): # the attacker's training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
-    overrides = {**({} if epochs is None else dict(epochs=epochs)), **(train_overrides or {})}  # train_overrides win
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
-                                  holdout=holdout, train_overrides=overrides)
+                                  holdout=holdout, train_overrides=attack_overrides(epochs, ratio, train_overrides))
     data = load_dataset(dataset, device=get_device(device))
     clean = defender_data(rec, data.train, clean_source, clean_share, seed)
     test = data.test.sample(test_images)

@@ -24,9 +24,9 @@ RECIPES = {
     'backdoorbench': dict(epochs=100, batch_size=128, lr=0.01, momentum=0.9, nesterov=False, weight_decay=5e-4,
                           schedule='cosine', warmup_epochs=0.0, label_smoothing=0.0, dtype='fp32', channels_last=False),
     'fast': dict(epochs=30, batch_size=512, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4,
-                 schedule='linear', warmup_epochs=1.0, label_smoothing=0.1, dtype='auto', channels_last=True),
+                 schedule='linear', warmup_epochs=1.0, label_smoothing=0.0, dtype='auto', channels_last=True),
     'cpu': dict(epochs=12, batch_size=128, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
-                schedule='linear', warmup_epochs=0.5, label_smoothing=0.1, dtype='fp32', channels_last=True),
+                schedule='linear', warmup_epochs=0.5, label_smoothing=0.0, dtype='fp32', channels_last=True),
     'nft': dict(epochs=249, batch_size=128, lr=0.1, momentum=0.9, nesterov=False, weight_decay=5e-4, schedule='multistep',
                 milestones=(100, 150), warmup_epochs=0.0, label_smoothing=0.0, dtype='fp32', channels_last=True),
 }
