@@ -1,5 +1,5 @@
 "The backdoorpure command: help everywhere, clear one-line errors, and a real training run."
-import json, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -39,3 +39,18 @@ def test_purify_a_checkpoint_and_refuse_bad_settings(tmp_path):
     assert r.returncode == 2 and "Unknown config key 'alhpa'" in r.stderr and not (tmp_path/'q.json').exists()
     r = run('purify', str(tmp_path/'m'), '--method', 'anp', '--device', 'cpu', '--out', str(tmp_path/'q'))
     assert r.returncode == 2 and 'Known defenses: fe-tuning, fst, ft, ft-init, lp, nft, tsbd' in r.stderr
+
+def test_bad_arguments_fail_before_any_work(tmp_path):
+    "Names, numbers, missing inputs and unwritable outputs exit 2 with one line, before data loads or a model trains."
+    env = dict(os.environ, BACKDOORPURE_CACHE=str(tmp_path/'cache'), BACKDOORPURE_DATA=str(tmp_path/'no-data'))  # no data to load
+    (tmp_path/'file').write_text('x')
+    cases = [(['train', '--epochs', '0', '--out', str(tmp_path/'m')], '--epochs must be in [1, inf], got 0'),
+             (['train', '--dataset', 'synthetic', '--out', str(tmp_path/'file'/'sub'/'m')], 'is a file, so the folder'),
+             (['demo', '--methods', 'fst', 'anp', '--out', str(tmp_path/'demo')], "Unknown defense 'anp'"),
+             (['attack', '--ratio', '0'], '--ratio must be in (0, 1], got 0.0'),
+             (['purify', str(tmp_path/'none'), '--out', str(tmp_path/'p')], 'none.safetensors is missing'),
+             (['convert', str(tmp_path/'none.pt'), '--out', str(tmp_path/'c')], 'No BackdoorBench record at')]
+    for args, message in cases:
+        r = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['file']  # nothing written, no cache made
