@@ -178,6 +178,7 @@ def test_small_model_learns_the_backdoor_on_real_data(attack, ratio, n, epochs, 
     "Fashion-MNIST (real images), a width-8 PreAct-ResNet18, the cpu recipe: the backdoor must take (ASR >= 90%)."
     try: load_dataset('fashion-mnist')
     except FileNotFoundError as e: pytest.skip(str(e))
+    # label smoothing 0.1, the cpu recipe's default when these sizes were calibrated; with plain cross-entropy SIG reached 86.3%
     _, rec = backdoored_model('fashion-mnist', 'preact-resnet18', attack, ratio, 0, 'cpu', 'cpu', width=8, train_images=n,
-                              train_overrides=dict(epochs=epochs))
+                              train_overrides=dict(epochs=epochs, label_smoothing=0.1))
     assert rec['metrics']['asr'] >= 0.9 and rec['metrics']['c_acc'] > 0.7, rec['metrics']

@@ -10,7 +10,9 @@ from conftest import needs_cifar
 def fit(seed, **kw):
     s = load_dataset('synthetic'); seed_everything(seed)
     m = create_model('preact-resnet18', 4, width=8)
-    hist, rec = train(m, s.train, train_config('cpu'), test=s.test, device='cpu', seed=seed, epochs=3, batch_size=64, lr=0.1, **kw)
+    # label smoothing 0.1, the cpu recipe's default when this was calibrated: at lr 0.1 plain cross-entropy reached 65% here
+    hist, rec = train(m, s.train, train_config('cpu'), test=s.test, device='cpu', seed=seed, epochs=3, batch_size=64, lr=0.1,
+                      label_smoothing=0.1, **kw)
     return m, hist, rec
 
 def test_training_learns_and_is_deterministic():
