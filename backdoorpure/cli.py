@@ -15,14 +15,14 @@ from pathlib import Path
 import torch
 import yaml
 from . import __version__
-from .core import Config, get_device, device_name, seed_everything, write_json
+from .core import get_device, device_name, resolve_dtype, seed_everything, write_json
 from .data import DATASETS, load_dataset, class_balanced_indices, verify_manifest
 from .models import MODELS, create_model, save_checkpoint, load_checkpoint
 from .train import RECIPES, train, train_config, accuracy
 from .attacks import ATTACKS, create_attack
-from .zoo import backdoored_model, cached_model
+from .zoo import backdoored_model, cached_model, zoo_config
 from .interop import read_backdoorbench
-from .defense import DEFENSES, purify, compare_defenses, defender_data, plot_defenses
+from .defense import DEFENSES, defense_config, purify, compare_defenses, defender_data, plot_defenses
 
 # %% ../nbs/90_cli.ipynb #7a83d916
 def train_clean(dataset:str='cifar10', # registered dataset
@@ -62,7 +62,8 @@ def purify_checkpoint(checkpoint:str|Path, # checkpoint name (NAME.safetensors +
                       clean_share:float=0.02, # class-balanced share of the training set when there is no hold-out
                       attack:str|None=None, # attack for ASR (default: the zoo entry's)
                       target:int=0, # its target label
-                      device='auto', seed:int=0, root=None): # as for `purify`; data folder
+                      device='auto', seed:int=0, root=None, # as for `purify`; data folder
+                      dtype:str='auto'): # precision of the defense, see `resolve_dtype`
     "Purify a saved model with a registered defense, save the result, and return its report."
     checkpoint = Path(checkpoint); DEFENSES.get(method)  # fail early on an unknown method
     model, meta = load_checkpoint(checkpoint)
@@ -75,7 +76,7 @@ def purify_checkpoint(checkpoint:str|Path, # checkpoint name (NAME.safetensors +
         clean = data.train.subset(class_balanced_indices(data.train.y, per_class, seed).to(data.train.device))
     att = rec['attack'] if rec is not None and attack is None else (create_attack(attack, data.info, target=target) if attack else None)
     poisoned = att.poison_test(data.test) if att is not None else None
-    new, report = purify(model, clean, method, config, data.test if att else None, poisoned, att.target if att else target, device, seed)
+    new, report = purify(model, clean, method, config, data.test if att else None, poisoned, att.target if att else target, device, seed, dtype=dtype)
     save_checkpoint(new, out, dataset=data.info.name, purified_from=str(checkpoint), report=report)
     return report
 
@@ -89,14 +90,16 @@ def purification_demo(dataset:str='cifar10', attack:str='blended', ratio:float=0
                       test_images:int|None=1000, # evaluate on N test images drawn at random (all when None)
                       methods:list|None=None, # defenses (default: all registered)
                       out:str|Path='runs/demo', # folder for the table and the figure
-                      device='auto', seed:int=0, root=None):
+                      device='auto', seed:int=0, root=None, # where to run; seed; data folder
+                      dtype:str|None=None): # precision of training and defenses (default: the cpu recipe's, fp32)
     "Backdoor a small model (cached in the zoo), purify it with every defense, and save a table and a figure; returns the reports."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, 'cpu', device, root, width=width, holdout=holdout,
-                                  train_images=train_images, train_overrides=dict(epochs=epochs))
+                                  train_images=train_images, train_overrides=dict(epochs=epochs, **({} if dtype is None else dict(dtype=dtype))))
     data = load_dataset(dataset, root=root, device=get_device(device))
     test = data.test.sample(test_images)
     clean = defender_data(rec, data.train)
-    reports = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, DEMO_CONFIGS, device, seed)
+    reports = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, DEMO_CONFIGS, device, seed,
+                               rec['config']['train']['dtype'])  # the defenses run at the model's precision
     out = Path(out)
     write_json(out/'purify.json', dict(model=rec['config'], train_seconds=rec['run']['wall_s'], reports=reports))
     plot_defenses(reports, f"{attack} {ratio:.0%}, {arch} width {width}, {len(clean)} clean images", out/'purify.png')
@@ -113,6 +116,7 @@ def _add_train_args(p, epochs:int|None):
     p.add_argument('--train-images', type=int, default=None, help='train on the first N images only (default: all)')
     p.add_argument('--seed', type=int, default=0, help='seed (default: %(default)s)')
     p.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
+    p.add_argument('--dtype', default=None, help="precision: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: the recipe's; the cpu recipe's is fp32)")
     p.add_argument('--root', default=None, help='data folder (default: $BACKDOORPURE_DATA, else ~/.cache/backdoorpure/data)')
 
 def build_parser():
@@ -129,6 +133,7 @@ def build_parser():
     demo.add_argument('--methods', nargs='+', default=None, help=f"defenses to run (default: all of {', '.join(DEFENSES.names())})")
     demo.add_argument('--out', default='runs/demo', help='folder for purify.json and purify.png (default: %(default)s)')
     demo.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
+    demo.add_argument('--dtype', default=None, help="precision of training and defenses: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: the cpu recipe's, fp32)")
     demo.add_argument('--root', default=None, help='data folder (default: $BACKDOORPURE_DATA, else ~/.cache/backdoorpure/data)')
     tr = sub.add_parser('train', help='train a clean model and save a checkpoint', description='Train a clean model and save a checkpoint.')
     _add_train_args(tr, epochs=None)
@@ -152,6 +157,7 @@ def build_parser():
     pu.add_argument('--out', required=True, help='checkpoint name for the purified model')
     pu.add_argument('--seed', type=int, default=0, help='seed (default: %(default)s)')
     pu.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
+    pu.add_argument('--dtype', default='auto', help="precision: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: %(default)s)")
     pu.add_argument('--root', default=None, help='data folder (default: $BACKDOORPURE_DATA, else ~/.cache/backdoorpure/data)')
     cv = sub.add_parser('convert', help="turn a BackdoorBench attack_result.pt into a safetensors checkpoint",
                         description="Read a BackdoorBench attack record with weights_only loading and write our checkpoint (safetensors + JSON sidecar).")
@@ -165,12 +171,15 @@ def build_parser():
     return p
 
 # %% ../nbs/90_cli.ipynb #4b3675ac
+def _train_overrides(a):
+    "The recipe keys that `--epochs` and `--dtype` change."
+    return {k: v for k, v in dict(epochs=a.epochs, dtype=a.dtype).items() if v is not None}
+
 def _run_train(a):
-    overrides = {} if a.epochs is None else dict(epochs=a.epochs)
-    _, res = train_clean(a.dataset, a.arch, a.width, a.recipe, a.seed, a.device, a.root, a.out, a.train_images, **overrides)
+    _, res = train_clean(a.dataset, a.arch, a.width, a.recipe, a.seed, a.device, a.root, a.out, a.train_images, **_train_overrides(a))
     run = res['run']
     print(f"{a.arch} (width {a.width}) on {a.dataset}: {len(res['history'])} epochs, {res['train_images']} images, "
-          f"{run['wall_s']:.0f} s on {run['device_name']}, torch {run['torch_version']}")
+          f"{run['wall_s']:.0f} s in {run['dtype']} on {run['device_name']}, torch {run['torch_version']}")
     print(f"C-Acc {100*res['metrics']['c_acc']:.2f}%   checkpoint: {a.out}.safetensors (+ .json)")
 
 def _parse_set(items:list): # KEY=VALUE strings
@@ -188,22 +197,23 @@ def _table(reports:list):
     return '\n'.join(lines)
 
 def _run_demo(a):
-    reps = purification_demo(attack=a.attack, train_images=a.train_images, epochs=a.epochs, methods=a.methods, out=a.out, device=a.device, root=a.root)
+    reps = purification_demo(attack=a.attack, train_images=a.train_images, epochs=a.epochs, methods=a.methods, out=a.out, device=a.device,
+                             root=a.root, dtype=a.dtype)
     print(_table(reps)); print(f"table: {Path(a.out)/'purify.json'}   figure: {Path(a.out)/'purify.png'}   device: {reps[-1]['device']}")
 
 def _run_purify(a):
-    r = purify_checkpoint(a.checkpoint, a.out, a.method, _parse_set(a.set), a.clean_share, a.attack, a.target, a.device, a.seed, a.root)
+    r = purify_checkpoint(a.checkpoint, a.out, a.method, _parse_set(a.set), a.clean_share, a.attack, a.target, a.device, a.seed, a.root, a.dtype)
     print(_table([dict(r['before'], method='none', der=0.5, seconds=0.0), r]) if 'before' in r else f"{a.method}: {r['seconds']:.1f} s (no attack given, so no ASR)")
-    print(f"{r['clean_images']} clean images, {r['device']}; purified checkpoint: {a.out}.safetensors (+ .json)")
+    print(f"{r['clean_images']} clean images, {r['dtype']} on {r['device']}; purified checkpoint: {a.out}.safetensors (+ .json)")
 
 def _run_attack(a):
     _, rec = backdoored_model(a.dataset, a.arch, a.attack, a.ratio, a.seed, a.recipe, a.device, a.root, a.rebuild,
                               width=a.width, target=a.target, holdout=a.holdout, train_images=a.train_images,
-                              train_overrides={} if a.epochs is None else dict(epochs=a.epochs))
+                              train_overrides=_train_overrides(a))
     m, run = rec['metrics'], rec['run']
     print(f"{a.attack} {a.ratio:.1%} on {a.dataset}, {a.arch} width {a.width}, seed {a.seed}: "
           f"C-Acc {100*m['c_acc']:.2f}%  ASR {100*m['asr']:.2f}%  RA {100*m['ra']:.2f}%")
-    print(f"trained in {run['wall_s']:.0f} s on {run['device_name']}; cached at {rec['path']}")
+    print(f"trained in {run['wall_s']:.0f} s in {run['dtype']} on {run['device_name']}; cached at {rec['path']}")
 
 def _run_convert(a):
     model, info = read_backdoorbench(a.record, allow_unsafe_pickle=a.unsafe_pickle)
@@ -255,15 +265,17 @@ def preflight(a): # parsed arguments of one subcommand
         DATASETS.get(a.dataset); MODELS.get(a.arch); train_config(a.recipe)
         _check_range('--width', a.width, 1); _check_range('--epochs', a.epochs, 1); _check_range('--train-images', a.train_images, 1)
         _check_range('--seed', a.seed, 0)
-    if c == 'attack':
-        ATTACKS.get(a.attack); _check_range('--ratio', a.ratio, 0, 1, lo_open=True); _check_range('--holdout', a.holdout, 0, 1, hi_open=True)
+    if getattr(a, 'dtype', None) is not None: resolve_dtype(get_device(a.device), a.dtype)  # unknown, or bf16 where it cannot run
+    if c == 'attack':  # the zoo's own checks: attack, ratio, hold-out and recipe keys
         _check_range('--target', a.target, 0)
+        zoo_config(a.dataset, a.arch, a.attack, a.ratio, a.seed, a.recipe, a.width, a.target, holdout=a.holdout,
+                   train_overrides=_train_overrides(a), device=a.device)
     if c == 'demo':
         ATTACKS.get(a.attack)
         for m in a.methods or []: DEFENSES.get(m)
         _check_range('--epochs', a.epochs, 1); _check_range('--train-images', a.train_images, 1)
     if c == 'purify':
-        DEFENSES.get(a.method); Config(DEFENSES.get(a.method).defaults).merge(_parse_set(a.set))  # unknown keys, before any work
+        defense_config(a.method, **_parse_set(a.set))  # unknown method or keys, before any work
         if a.attack is not None: ATTACKS.get(a.attack)
         _check_range('--clean-share', a.clean_share, 0, 1, lo_open=True); _check_range('--target', a.target, 0); _check_range('--seed', a.seed, 0)
         for ext in ('.safetensors', '.json'):

@@ -15,7 +15,7 @@ from pathlib import Path
 # %% ../nbs/09_defense.ipynb #aafa7b8b
 import torch
 import torch.nn as nn
-from .core import Config, Registry, RunRecord, atomic_write, get_device, device_name, seed_everything
+from .core import Config, Registry, RunRecord, atomic_write, autocast_dtype, get_device, device_name, resolve_dtype, seed_everything
 from .data import ImageSet, load_dataset, random_indices
 from .metrics import backdoor_metrics, der
 from .models import is_channels_last, set_memory_format
@@ -80,22 +80,23 @@ def purify(model:nn.Module, # a (backdoored) classifier; never modified
            target:int|None=0, # the attacker's target; None for all-to-all
            device='auto', # where to run
            seed:int=0, # the defense's randomness
-           before:dict|None=None): # the input model's metrics on these test sets, when already known
+           before:dict|None=None, # the input model's metrics on these test sets, when already known
+           dtype:str='auto'): # precision of the defense and its evaluation, see `resolve_dtype`
     "Purify a copy of `model` with `method` on `clean`; returns (new model, report)."
     cfg = defense_config(method, clean.info.name, **(config or {}))
     check_defense_inputs(model, clean)
-    dev = get_device(device)
+    dev = get_device(device); dtype = resolve_dtype(dev, dtype); amp = autocast_dtype(dev, dtype)
     new = copy.deepcopy(model); set_memory_format(new, dev, is_channels_last(model))  # contiguous where oneDNN bug 6035 bites
-    record = RunRecord(seed=seed, config=dict(cfg), device=str(dev), device_name=device_name(dev))
+    record = RunRecord(seed=seed, config=dict(cfg), device=str(dev), device_name=device_name(dev), dtype=dtype)
     seed_everything(seed)
-    with record: new = DEFENSES.get(method)(new, clean.to(dev), cfg, seed)
+    with record, torch.autocast(dev.type, dtype=amp, enabled=amp is not None): new = DEFENSES.get(method)(new, clean.to(dev), cfg, seed)
     new.eval()
-    report = dict(method=method, seconds=record.wall_s, device=record.device_name, torch=record.torch_version, seed=seed,
+    report = dict(method=method, seconds=record.wall_s, device=record.device_name, torch=record.torch_version, dtype=dtype, seed=seed,
                   clean_images=len(clean), config=dict(cfg), log=getattr(new, 'defense_log', None))  # what a defense chose, e.g. TSBD's n
     if test is not None and poisoned is not None:
         test, poisoned = test.to(dev), poisoned.to(dev)
-        before = before or backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target)
-        after = backdoor_metrics(new, test, poisoned, target)
+        before = before or backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target, dtype=dtype)
+        after = backdoor_metrics(new, test, poisoned, target, dtype=dtype)
         report.update(after, der=der(before, after), before=before)
     return new, report
 
@@ -107,14 +108,14 @@ def compare_defenses(model:nn.Module, # the backdoored model
                      methods:list|None=None, # registered defenses (default: all, in registration order)
                      target:int|None=0, # the attacker's target; None for all-to-all
                      configs:dict|None=None, # {method: config overrides}
-                     device='auto', seed:int=0): # as for `purify`
+                     device='auto', seed:int=0, dtype:str='auto'): # as for `purify`
     "One report per defense on the same model and data, the undefended model first as method 'none'."
     dev = get_device(device)
     test, poisoned = test.to(dev), poisoned.to(dev)
-    before = backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target)
+    before = backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target, dtype=resolve_dtype(dev, dtype))
     rows = [dict(method='none', **before, der=0.5, seconds=0.0)]
     for m in methods or list(DEFENSES.load_plugins()):  # registration order: FT, LP, FT-init, FE-tuning, FST, ...
-        _, rep = purify(model, clean, m, (configs or {}).get(m), test, poisoned, target, dev, seed, before)
+        _, rep = purify(model, clean, m, (configs or {}).get(m), test, poisoned, target, dev, seed, before, dtype)
         rows.append(rep)
     return rows
 
@@ -144,7 +145,8 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  device='auto',
                  test_images:int|None=None, # evaluate on this many test images drawn at random (all when None)
                  defense_seed:int|None=None, # seed of the defenses' own randomness (default: the model's seed)
-                 train_overrides:dict|None=None): # the attacker's training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
+                 train_overrides:dict|None=None, # the attacker's training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
+                 dtype:str|None=None): # precision of the defenses (default: the one the model was trained in)
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
                                   holdout=holdout, train_overrides=attack_overrides(epochs, ratio, train_overrides))
@@ -152,9 +154,9 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
     clean = defender_data(rec, data.train, clean_source, clean_share, seed)
     test = data.test.sample(test_images)
     reps = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, configs, device,
-                            seed if defense_seed is None else defense_seed)
+                            seed if defense_seed is None else defense_seed, dtype or rec['config']['train']['dtype'])
     return [dict(attack=attack, ratio=ratio, seed=seed, method=r['method'], **{k: 100 * r[k] for k in ('c_acc', 'asr', 'ra', 'der')},
-                 seconds=r['seconds'], device=reps[-1]['device'], torch=reps[-1]['torch'], clean_images=len(clean),
+                 seconds=r['seconds'], device=reps[-1]['device'], torch=reps[-1]['torch'], dtype=reps[-1]['dtype'], clean_images=len(clean),
                  model_key=rec['key'], train_seconds=rec['run']['wall_s'], log=r.get('log')) for r in reps]
 
 def summary_table(rows:list, # from `defense_rows`

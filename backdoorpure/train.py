@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config, RunRecord, atomic_write, config_key, get_device, autocast_dtype, device_name, make_generator, progress
+from .core import Config, RunRecord, atomic_write, config_key, get_device, autocast_dtype, device_name, make_generator, progress, resolve_dtype
 from .data import ImageSet
 from .models import set_memory_format
 
@@ -56,7 +56,7 @@ def lr_factor(step:int, # optimiser steps taken so far
 def predict(model:nn.Module, # classifier
             data:ImageSet, # images to classify
             batch_size:int=1024, # images per forward pass
-            dtype:str='auto'): # autocast dtype, see `autocast_dtype`
+            dtype:str='auto'): # precision, see `resolve_dtype`
     "Predicted labels of `model` on every image of `data`, in eval mode."
     was_training = model.training; model.eval()
     amp = autocast_dtype(data.device, dtype)
@@ -86,7 +86,7 @@ def train(model:nn.Module, # model to train in place
     dev = get_device(cfg.device)
     if data.device != dev: data = data.to(dev)
     if test is not None and test.device != dev: test = test.to(dev)
-    amp = autocast_dtype(dev, cfg.dtype)
+    dtype = resolve_dtype(dev, cfg.dtype); amp = autocast_dtype(dev, dtype)
     cl = set_memory_format(model, dev, cfg.channels_last)
     step_fn = torch.compile(model) if cfg.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
@@ -103,7 +103,7 @@ def train(model:nn.Module, # model to train in place
         g.set_state(state['rng']); history = state['history']
     prior_s = sum(r['seconds'] for r in history)  # training time of the epochs read back
     record = RunRecord(seed=cfg.seed, config=dict(cfg, channels_last=cl), device=str(dev), device_name=device_name(dev),
-                       dtype=str(amp).replace('torch.', '') if amp else 'fp32')
+                       dtype=dtype)
     with record:
         bar = progress(range(len(history), cfg.epochs), desc=f'train {cfg.recipe}', total=cfg.epochs - len(history), leave=True)
         for epoch in bar:

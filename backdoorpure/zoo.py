@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file, load_file
-from .core import Config, atomic_folder, cache_dir, config_key, get_device, seed_everything, sha256_file, write_json
+from .core import Config, atomic_folder, cache_dir, config_key, get_device, resolve_dtype, seed_everything, sha256_file, write_json
 from .data import DATASETS, ImageSet, load_dataset, holdout_split
 from .models import create_model, save_checkpoint, load_checkpoint
 from .train import train, train_config, accuracy
@@ -37,12 +37,14 @@ def zoo_config(dataset:str='cifar10', # registered dataset
                train_overrides:dict|None=None, # training keys to override, e.g. {'epochs': 30}
                holdout:float=0.0, # share of the training set removed before poisoning and kept for the defender
                holdout_balanced:bool=True, # class-balanced hold-out (FST's paper) or random
-               train_images:int|None=None): # train on the first N images only (smoke scale)
+               train_images:int|None=None, # train on the first N images only (smoke scale)
+               device='auto'): # where it will train: turns the recipe's 'auto' precision into the one used there
     "The fully resolved configuration of a backdoored (or clean) model; its hash names the cache entry."
     if attack is None: ratio = 0.0
     else: check_ratio(ratio); ATTACKS.get(attack)  # fail before any data is loaded
     if not 0 <= holdout < 1: raise ValueError(f"holdout must be in [0, 1), got {holdout}.")
     tcfg = train_config(recipe).merge(train_overrides or {}, seed=seed)
+    tcfg.dtype = resolve_dtype(get_device(device), tcfg.dtype)  # an fp32 and a bf16 model never share an entry
     tcfg.pop('device')  # where it ran is recorded, but does not change what is asked for
     return Config(dataset=dataset, arch=arch, width=width, attack=attack, ratio=float(ratio), target=target,
                   all_to_all=all_to_all, attack_config=dict(attack_config or {}), seed=seed, holdout=float(holdout),
@@ -87,8 +89,9 @@ def make_backdoor(cfg:dict, # a `zoo_config`
     seed_everything(cfg.seed)
     model = create_model(cfg.arch, data.info.num_classes, cfg.width, data.info.channels)
     history, record = train(model, poisoned.data, dict(cfg.train, device=str(dev)), checkpoint=checkpoint)
-    metrics = (dict(c_acc=accuracy(model, data.test)) if attack is None else
-               backdoor_metrics(model, data.test, attack.poison_test(data.test), cfg.target if not cfg.all_to_all else None))
+    dtype = cfg.train['dtype']  # evaluated at the precision it was trained in
+    metrics = (dict(c_acc=accuracy(model, data.test, dtype=dtype)) if attack is None else
+               backdoor_metrics(model, data.test, attack.poison_test(data.test), cfg.target if not cfg.all_to_all else None, dtype=dtype))
     orig = lambda pos: train_set.index[pos.to(train_set.device)].cpu().numpy()  # positions -> original training indices
     arrays = dict(poison_index=orig(poisoned.poison_index), cross_index=orig(poisoned.cross_index),
                   holdout_index=held.index.cpu().numpy() if held is not None else np.zeros(0, np.int64))
@@ -147,9 +150,9 @@ def backdoored_model(dataset:str='cifar10', arch:str='preact-resnet18', attack:s
                      **kwargs): # further `zoo_config` keys
     "A cached backdoored model: (model, entry record with config, metrics, indices, run record and the ready `attack`)."
     if attack is None: raise ValueError("backdoored_model needs an attack; use clean_model for a model without a backdoor.")
-    return cached_model(zoo_config(dataset, arch, attack, ratio, seed, recipe, **kwargs), device, root, rebuild)
+    return cached_model(zoo_config(dataset, arch, attack, ratio, seed, recipe, device=device, **kwargs), device, root, rebuild)
 
 def clean_model(dataset:str='cifar10', arch:str='preact-resnet18', seed:int=0, recipe:str='cpu', device='auto',
                 root=None, rebuild:bool=False, **kwargs): # as `backdoored_model`
     "A cached clean model trained like the backdoored ones: (model, entry record with config and C-Acc)."
-    return cached_model(zoo_config(dataset, arch, None, 0.0, seed, recipe, **kwargs), device, root, rebuild)
+    return cached_model(zoo_config(dataset, arch, None, 0.0, seed, recipe, device=device, **kwargs), device, root, rebuild)

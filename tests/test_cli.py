@@ -47,7 +47,8 @@ def test_bad_arguments_fail_before_any_work(tmp_path):
     cases = [(['train', '--epochs', '0', '--out', str(tmp_path/'m')], '--epochs must be in [1, inf], got 0'),
              (['train', '--dataset', 'synthetic', '--out', str(tmp_path/'file'/'sub'/'m')], 'is a file, so the folder'),
              (['demo', '--methods', 'fst', 'anp', '--out', str(tmp_path/'demo')], "Unknown defense 'anp'"),
-             (['attack', '--ratio', '0'], '--ratio must be in (0, 1], got 0.0'),
+             (['attack', '--ratio', '0'], 'poisoning ratio must be in (0, 1], got 0.0'),
+             (['purify', str(tmp_path/'none'), '--dtype', 'half', '--out', str(tmp_path/'p')], "Unknown dtype 'half'"),
              (['purify', str(tmp_path/'none'), '--out', str(tmp_path/'p')], 'none.safetensors is missing'),
              (['convert', str(tmp_path/'none.pt'), '--out', str(tmp_path/'c')], 'No BackdoorBench record at')]
     for args, message in cases:
