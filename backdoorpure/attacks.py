@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
-from .core import Config, Registry, make_generator
+from .core import Config, Registry, check_config, make_generator
 from .data import DatasetInfo, ImageSet, random_indices
 
 # %% ../nbs/05_attacks.ipynb #20584e96
@@ -30,6 +30,7 @@ class Attack:
     "A backdoor trigger on uint8 NCHW batches plus BackdoorBench's poisoning protocol."
     name: str = '' # registry name, set by `register_attack`
     defaults: dict = {}
+    ranges: dict = {} # {key: (accepted values, meaning)} for every default key, see `check_config`
     clean_label: bool = False
     needs_model: bool = False # the trigger is derived from a clean model by `prepare`
     state_keys: tuple = () # tensors that `prepare` derives, saved with a model built by the attack
@@ -41,7 +42,7 @@ class Attack:
             raise ValueError(f"target label {target!r} is outside the {info.num_classes} classes of {info.name} (0..{info.num_classes - 1}).")
         if all_to_all and self.clean_label: raise ValueError(f"{self.name} is clean-label and cannot be all-to-all.")
         self.info, self.target, self.all_to_all = info, target, all_to_all
-        self.config = Config(self.defaults).merge(config)
+        self.config = check_config(Config(self.defaults).merge(config), self.defaults, self.ranges, f'{self.name} attack key')
     def __repr__(self): return f"{self.name}(target={self.target}, {', '.join(f'{k}={v}' for k, v in self.config.items())})"
     def apply(self, x:torch.Tensor): # uint8 NCHW batch
         "The batch with the test-time trigger applied."
@@ -155,6 +156,10 @@ CHECKERBOARD = torch.tensor([[0., 0., 1.], [0., 1., 0.], [1., 0., 1.]])  # ANP's
 class BadNets(Attack):
     "A square patch in the bottom-right corner: solid white (BackdoorBench) or a blended checkerboard (ANP and NFT)."
     defaults = dict(patch=3, value=255, checkerboard=False, alpha=1.0)
+    ranges = dict(patch=('>= 1', 'side of the corner patch in pixels of a 32-pixel image (scaled with the image)'),
+                  value=('[0, 255]', 'pixel value of the patch'),
+                  checkerboard=('', "a 3x3 checkerboard (ANP's and NFT's) instead of a solid patch"),
+                  alpha=('[0, 1]', 'blend weight of the patch (1 pastes it)'))
     def apply(self, x):
         c = self.config; p = max(1, round(c.patch * x.shape[-1] / 32))
         patch = torch.full((p, p), float(c.value), device=x.device)
@@ -193,6 +198,9 @@ def noise_pattern(info:DatasetInfo, seed:int=1234, mean:float=125., std:float=74
 class Blended(Attack):
     "Blend a full-image pattern into the image."
     defaults = dict(alpha=0.2, pattern_file=None, pattern_seed=1234)
+    ranges = dict(alpha=('[0, 1]', 'blend weight of the pattern'),
+                  pattern_file=('', 'an image or .npy array to blend; null for a seeded noise pattern'),
+                  pattern_seed=('>= 0', 'seed of the noise pattern'))
     def __init__(self, info, **kwargs):
         super().__init__(info, **kwargs)
         c = self.config
@@ -206,6 +214,7 @@ class Blended(Attack):
 class SIG(Attack):
     "A horizontal sinusoidal signal added to the image (clean-label)."
     defaults = dict(delta=40.0, frequency=6)
+    ranges = dict(delta=('>= 0', 'amplitude of the sinusoid, in pixel values'), frequency=('>= 1', 'periods across the image'))
     clean_label = True
     def signal(self, width:int, device='cpu'):
         "The additive signal, one value per column."
@@ -219,6 +228,10 @@ class SIG(Attack):
 class WaNet(Attack):
     "A fixed smooth warping field (with noise-mode samples that keep their labels)."
     defaults = dict(k=4, s=0.5, grid_rescale=1.0, cross_ratio=2.0, field_seed=1234)
+    ranges = dict(k=('>= 1', 'side of the random control grid of the warp'), s=('>= 0', 'strength of the warp'),
+                  grid_rescale=('> 0', 'scale of the warped sampling grid'),
+                  cross_ratio=('>= 0', 'noise-mode images (random warps, true labels) per poisoned image'),
+                  field_seed=('>= 0', 'seed of the warping field'))
     def __init__(self, info, **kwargs):
         super().__init__(info, **kwargs)
         c, h = self.config, info.size
@@ -247,6 +260,11 @@ class WaNet(Attack):
 class AdaptiveBlend(Blended):
     "Blended with a pattern cut into pieces: training images get a random half of the pieces, and cover images keep their labels."
     defaults = dict(alpha=0.2, train_alpha=0.15, pieces=16, mask_rate=0.5, cross_ratio=1.0, pattern_file=None, pattern_seed=1234)
+    ranges = dict(Blended.ranges, alpha=('[0, 1]', 'blend weight of the whole pattern at test time'),
+                  train_alpha=('[0, 1]', 'blend weight in the poisoned training images'),
+                  pieces=('>= 1', 'the pattern is cut into this many pieces, a square number'),
+                  mask_rate=('[0, 1]', 'share of the pieces each poisoned or cover training image gets'),
+                  cross_ratio=('>= 0', 'cover images (true labels) per poisoned image'))
     def piece_masks(self, n:int, g:torch.Generator, device='cpu'): # images, randomness, device
         "n x 1 x H x W masks, each the union of a random `mask_rate` share of the pieces."
         c, h = self.config, self.info.size; k = math.isqrt(c.pieces)
@@ -281,6 +299,7 @@ def floyd_steinberg(x:torch.Tensor, # uint8 NCHW batch
 class BPP(Attack):
     "Colour quantisation with Floyd–Steinberg dithering."
     defaults = dict(squeeze_num=8, dithering=True)
+    ranges = dict(squeeze_num=('>= 2', 'values per channel after quantisation'), dithering=('', 'Floyd–Steinberg error diffusion'))
     def apply(self, x):
         c = self.config
         return floyd_steinberg(x, c.squeeze_num) if c.dithering else quantize(x.float(), c.squeeze_num).round().to(torch.uint8)

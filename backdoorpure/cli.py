@@ -36,7 +36,7 @@ def train_clean(dataset:str='cifar10', # registered dataset
                 train_images:int|None=None, # use only the first N training images
                 **overrides): # training config keys, for example epochs=2
     "Train a clean model and return (model, result dict); saves a checkpoint when `out` is given."
-    cfg = train_config(recipe).merge(overrides, seed=seed, device=device)
+    cfg = train_config(recipe, dict(overrides, seed=seed, device=device))
     dev = get_device(device)
     data = load_dataset(dataset, root=root, device=dev)
     train_set = data.train.first(train_images)
@@ -262,9 +262,9 @@ def preflight(a): # parsed arguments of one subcommand
     "Check names, numbers, input files and the output of a command before any work; raises what `main` reports in one line."
     c = a.command
     if c in ('train', 'attack'):
-        DATASETS.get(a.dataset); MODELS.get(a.arch); train_config(a.recipe)
+        DATASETS.get(a.dataset); MODELS.get(a.arch)
         _check_range('--width', a.width, 1); _check_range('--epochs', a.epochs, 1); _check_range('--train-images', a.train_images, 1)
-        _check_range('--seed', a.seed, 0)
+        _check_range('--seed', a.seed, 0); train_config(a.recipe, _train_overrides(a))
     if getattr(a, 'dtype', None) is not None: resolve_dtype(get_device(a.device), a.dtype)  # unknown, or bf16 where it cannot run
     if c == 'attack':  # the zoo's own checks: attack, ratio, hold-out and recipe keys
         _check_range('--target', a.target, 0)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastcore.basics import patch
-from .core import Registry, atomic_folder, atomic_write, write_json, sha256_file, cache_dir, make_generator, progress
+from .core import Registry, atomic_folder, atomic_write, read_json, write_json, sha256_file, cache_dir, make_generator, progress
 
 # %% ../nbs/01_data.ipynb #55fbeb4c
 @dataclass(frozen=True)
@@ -88,20 +88,22 @@ def verify_manifest(folder:str|Path, # folder holding MANIFEST.json
     "Check every file listed in `MANIFEST.json` against its sha256; raise a clear error naming a missing or corrupt file."
     folder = Path(folder).resolve(); mpath = folder/'MANIFEST.json'
     if not mpath.exists(): raise FileNotFoundError(f"{mpath} is missing: the folder {folder} is not a packed dataset copy.")
-    try: manifest = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{mpath} is not valid JSON ({e}); copy the dataset folder again.") from None
-    names = [f['name'] for f in manifest['files']]
+    manifest = read_json(mpath)
+    try: files = [(f['name'], f['sha256']) for f in manifest['files']]
+    except (KeyError, TypeError) as e: raise ValueError(f"{mpath} does not list its files with their sha256 ({type(e).__name__}); copy the dataset folder again.") from None
+    names = [n for n, _ in files]
+    if not all(isinstance(n, str) and '/' not in n and n not in ('', '.', '..') for n in names):
+        raise ValueError(f"{mpath} lists a file name that is not a plain name in the folder; copy the dataset folder again.")
     for n in names:
         if not (folder/n).exists():
             raise FileNotFoundError(f"Data file {folder/n} is missing. Copy the complete dataset folder (all files listed in {mpath}) again.")
     memo = cache_dir()/'verified'/(hashlib.sha256(str(folder).encode()).hexdigest()[:16] + '.json')
     stamp = dict(manifest=sha256_file(mpath), files=_stamp(folder, names))
     if not force and memo.exists() and json.loads(memo.read_text()) == json.loads(json.dumps(stamp)): return manifest
-    for f in progress(manifest['files'], desc=f'verifying {folder.name}'):
-        got = sha256_file(folder/f['name'])
-        if got != f['sha256']:
-            raise ValueError(f"Checksum mismatch for {folder/f['name']}: expected sha256 {f['sha256']}, got {got}. "
+    for name, sha in progress(files, desc=f'verifying {folder.name}'):
+        got = sha256_file(folder/name)
+        if got != sha:
+            raise ValueError(f"Checksum mismatch for {folder/name}: expected sha256 {sha}, got {got}. "
                              f"The file is corrupt or was modified; replace it with a fresh copy of the dataset.")
     try: write_json(memo, stamp)
     except OSError: pass  # a read-only cache only costs a re-check next time

@@ -15,7 +15,7 @@ from pathlib import Path
 # %% ../nbs/09_defense.ipynb #aafa7b8b
 import torch
 import torch.nn as nn
-from .core import Config, Registry, RunRecord, atomic_write, autocast_dtype, get_device, device_name, resolve_dtype, seed_everything
+from .core import Config, Registry, RunRecord, atomic_write, autocast_dtype, check_config, get_device, device_name, resolve_dtype, seed_everything
 from .data import ImageSet, load_dataset, random_indices
 from .metrics import backdoor_metrics, der
 from .models import is_channels_last, set_memory_format
@@ -25,20 +25,21 @@ from .zoo import attack_overrides, backdoored_model
 DEFENSES = Registry('defense', plugins=['backdoorpure.fst', 'backdoorpure.tsbd', 'backdoorpure.nft'])
 
 def register_defense(name:str, # name users will type
+                     ranges:dict|None=None, # {key: (accepted values, meaning)} for every default key, see `check_config`
                      per_dataset:dict|None=None, # {dataset: config overrides}, e.g. a smaller alpha on CIFAR-100
                      **defaults): # the default config
     "Decorator that registers `run(model, clean, config, seed) -> model` as the defense `name`."
     def deco(fn):
-        fn.defaults, fn.per_dataset = defaults, per_dataset or {}
+        fn.defaults, fn.ranges, fn.per_dataset = defaults, ranges or {}, per_dataset or {}
         DEFENSES.register(name)(fn); return fn
     return deco
 
 def defense_config(method:str, # a registered defense: see `DEFENSES`
                    dataset:str|None=None, # apply this dataset's defaults
                    **overrides): # config keys to change
-    "The resolved config of `method`: defaults, then the dataset's, then `overrides` (unknown keys are refused)."
+    "The resolved config of `method`: defaults, then the dataset's, then `overrides`; unknown keys and values outside their declared range are refused."
     fn = DEFENSES.get(method)
-    return Config(fn.defaults).merge(fn.per_dataset.get(dataset, {})).merge(overrides)
+    return check_config(Config(fn.defaults).merge(fn.per_dataset.get(dataset, {})).merge(overrides), fn.defaults, fn.ranges, f'{method} config key')
 
 # %% ../nbs/09_defense.ipynb #43546d53
 def check_defense_inputs(model:nn.Module, # the model to purify

@@ -8,7 +8,7 @@ Docs: https://backdoorpure.github.io/backdoorpure/interop.html.md"""
 __all__ = ['BB_ARCHS', 'BB_DATASETS', 'read_backdoorbench']
 
 # %% ../nbs/07_interop.ipynb #efacc44d
-import pickle
+import pickle, warnings
 from pathlib import Path
 
 # %% ../nbs/07_interop.ipynb #4e1d950f
@@ -42,22 +42,31 @@ def read_backdoorbench(path:str|Path, # an attack_result.pt
     "A BackdoorBench record as (our model, info dict with dataset, image size and poison indices)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"BackdoorBench record {path} not found.")
-    try: rec = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        if not allow_unsafe_pickle:
-            raise ValueError(f"{path} holds pickled Python objects besides tensors (BackdoorBench's poisoned datasets); "
-                             f"unpickling them can run arbitrary code. Only if you trust where the file came from, pass "
-                             f"allow_unsafe_pickle=True (command line: --unsafe-pickle).") from None
-        rec = torch.load(path, map_location='cpu', weights_only=False)
+    try:
+        try:
+            with warnings.catch_warnings():  # torch's note on old pickle protocols is not something a user can act on
+                warnings.filterwarnings('ignore', message='Detected pickle protocol', category=UserWarning)
+                rec = torch.load(path, map_location='cpu', weights_only=True)
+        except pickle.UnpicklingError as e:
+            if not allow_unsafe_pickle:
+                raise ValueError(f"{path} holds pickled Python objects besides tensors (BackdoorBench's poisoned datasets); "
+                                 f"unpickling them can run arbitrary code. Only if you trust where the file came from, pass "
+                                 f"allow_unsafe_pickle=True (command line: --unsafe-pickle).") from None
+            rec = torch.load(path, map_location='cpu', weights_only=False)
+    except (RuntimeError, OSError, EOFError, KeyError, IndexError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a readable PyTorch file ({type(e).__name__}): it is truncated or corrupt.") from None
     if not isinstance(rec, dict) or 'model' not in rec or 'model_name' not in rec:
         raise ValueError(f"{path} is not a BackdoorBench attack record: expected a dict with 'model_name' and 'model'.")
     name = rec['model_name']
-    if name not in BB_ARCHS: raise ValueError(f"BackdoorBench model {name!r} is not supported; supported: {', '.join(BB_ARCHS)}.")
+    if name not in BB_ARCHS: raise ValueError(f"{path} holds a BackdoorBench {name!r} model, which is not supported; supported: {', '.join(BB_ARCHS)}.")
     arch = BB_ARCHS[name]
-    state = {_rename(k, arch): v for k, v in rec['model'].items()}
-    num_classes = int(rec.get('num_classes') or state['head.weight'].shape[0])
-    width = state['head.weight'].shape[1] // 8
-    in_ch = next(v for k, v in state.items() if k.endswith('weight') and v.ndim == 4).shape[1]
+    try:
+        state = {_rename(k, arch): v for k, v in rec['model'].items()}
+        num_classes = int(rec.get('num_classes') or state['head.weight'].shape[0])
+        width = state['head.weight'].shape[1] // 8
+        in_ch = next(v for k, v in state.items() if k.endswith('weight') and v.ndim == 4).shape[1]
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, StopIteration) as e:
+        raise ValueError(f"{path} is not a complete BackdoorBench record: its model weights do not read ({type(e).__name__}).") from None
     model = load_state_strict(create_model(arch, num_classes, width, in_ch), state, path)
     info = dict(dataset=BB_DATASETS.get(rec.get('clean_data'), rec.get('clean_data')), img_size=rec.get('img_size'),
                 poison_index=_poison_index(rec.get('bd_train')), source=str(path))

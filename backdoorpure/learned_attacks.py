@@ -74,6 +74,8 @@ def pgd(model:nn.Module, # frozen clean model
 class LC(Attack):
     "Label-consistent: PGD-hardened target-class images plus a checkerboard in the four corners (clean-label)."
     defaults = dict(eps=16.0, step=2.0, steps=10, patch=3)
+    ranges = dict(eps=('>= 0', 'L∞ budget of the PGD perturbation, in pixel values'), step=('> 0', 'PGD step, in pixel values'),
+                  steps=('>= 1', 'PGD steps'), patch=('>= 1', 'side of each corner checkerboard, in pixels'))
     clean_label = needs_model = True
     def prepare(self, train, model=None, seed=0):
         if model is None: raise ValueError("lc needs a clean model to make its adversarial images.")
@@ -105,6 +107,8 @@ def low_pass(delta:torch.Tensor, # float N x C x H x W
 class LF(Attack):
     "A universal low-frequency additive pattern that pushes a clean model towards the target."
     defaults = dict(eps=24.0, window=4, steps=300, lr=2.0, batch_size=128)
+    ranges = dict(eps=('>= 0', 'L∞ bound of the pattern, in pixel values'), window=('>= 1', 'frequencies above this on either axis are removed'),
+                  steps=('>= 1', 'optimisation steps'), lr=('> 0', 'signed-gradient step, in pixel values'), batch_size=('>= 1', 'images per step'))
     needs_model = True
     state_keys = ('pattern',)
     def prepare(self, train, model=None, seed=0):
@@ -128,6 +132,9 @@ class LF(Attack):
 class TrojanNN(Attack):
     "A corner patch optimised so that the clean model's most connected penultimate neurons fire strongly."
     defaults = dict(patch=8, neurons=1, activation=100.0, steps=300, lr=0.05, batch_size=128)
+    ranges = dict(patch=('>= 1', 'side of the corner patch, in pixels'), neurons=('>= 1', 'penultimate neurons the patch excites'),
+                  activation=('> 0', 'activation the patch drives them towards'), steps=('>= 0', 'Adam steps (0 keeps the random patch it starts from)'),
+                  lr=('> 0', 'Adam learning rate'), batch_size=('>= 1', 'images per step'))
     needs_model = True
     state_keys = ('trigger', 'neuron_index')
     def prepare(self, train, model=None, seed=0):
@@ -170,6 +177,11 @@ class InputAware(Attack):
     "A per-image trigger from a mask and a pattern generator; cross-trigger images keep their labels."
     defaults = dict(mask_density=0.032, lambda_norm=100.0, lambda_div=1.0, mask_steps=300, pattern_steps=300,
                     lr=0.01, batch_size=128, width=16, cross_ratio=1.0)
+    ranges = dict(mask_density=('[0, 1]', 'mean mask value above which the density penalty acts'), lambda_norm=('>= 0', 'weight of the density penalty'),
+                  lambda_div=('>= 0', 'weight of the diversity loss'), mask_steps=('>= 1', "training steps of the mask generator"),
+                  pattern_steps=('>= 1', 'training steps of the pattern generator'), lr=('> 0', "Adam learning rate of both generators"),
+                  batch_size=('>= 1', 'images per step'), width=('>= 1', "the generators' channel width"),
+                  cross_ratio=('>= 0', 'cross-trigger images (true labels) per poisoned image'))
     needs_model = True
     def _nets(self):
         c, ch = self.config, self.info.channels

@@ -25,7 +25,7 @@ def backdoor_metrics(model:nn.Module, # classifier to measure
                      poisoned_test:ImageSet, # triggered test images with their true labels
                      target:int|None, # the attacker's target label; None for all-to-all (y -> y + 1 mod C)
                      batch_size:int=1024, # images per forward pass
-                     dtype:str='auto'): # autocast dtype
+                     dtype:str='auto'): # precision, see `resolve_dtype`
     "C-Acc on `clean_test`, and ASR and RA on the non-target images of `poisoned_test`."
     if len(clean_test) == 0: raise ValueError("The clean test set is empty.")
     n = clean_test.info.num_classes

@@ -10,7 +10,7 @@ __all__ = ['MODELS', 'Classifier', 'create_model', 'conv3x3', 'PreActBlock', 'Ba
            'load_state_strict', 'load_checkpoint', 'load_state_dict_file']
 
 # %% ../nbs/02_models.ipynb #d2d482fe
-import json, pickle
+import pickle
 from pathlib import Path
 
 # %% ../nbs/02_models.ipynb #67145e10
@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load as st_load, save as st_save
-from .core import Registry, atomic_write, write_json, sha256_file
+from .core import Registry, atomic_write, read_json, write_json, sha256_file
 
 # %% ../nbs/02_models.ipynb #f798ba23
 MODELS = Registry('model')
@@ -160,11 +160,14 @@ def load_checkpoint(path:str|Path, # checkpoint name as given to `save_checkpoin
     wpath, jpath = _paths(path)
     for p in (wpath, jpath):
         if not p.exists(): raise FileNotFoundError(f"Checkpoint file {p} is missing; a checkpoint is a .safetensors file plus its .json sidecar.")
-    meta = json.loads(jpath.read_text())
+    meta = read_json(jpath)
     if sha256_file(wpath) != meta.get('sha256'):
         raise ValueError(f"{wpath} does not match the sha256 in {jpath}: the weights are corrupt or were replaced.")
-    _check_spec(meta['model'], arch, num_classes, wpath)
-    model = create_model(**meta['model'])
+    try:
+        _check_spec(meta['model'], arch, num_classes, wpath)
+        model = create_model(**meta['model'])
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{jpath} does not describe a model this package builds ({type(e).__name__}: {e}); the sidecar is corrupt.") from None
     return load_state_strict(model, st_load(wpath.read_bytes()), wpath).to(device), meta
 
 def load_state_dict_file(path:str|Path, # a .pt/.pth state dict (tensors only)

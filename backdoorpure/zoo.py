@@ -43,7 +43,7 @@ def zoo_config(dataset:str='cifar10', # registered dataset
     if attack is None: ratio = 0.0
     else: check_ratio(ratio); ATTACKS.get(attack)  # fail before any data is loaded
     if not 0 <= holdout < 1: raise ValueError(f"holdout must be in [0, 1), got {holdout}.")
-    tcfg = train_config(recipe).merge(train_overrides or {}, seed=seed)
+    tcfg = train_config(recipe, dict(train_overrides or {}, seed=seed))
     tcfg.dtype = resolve_dtype(get_device(device), tcfg.dtype)  # an fp32 and a bf16 model never share an entry
     tcfg.pop('device')  # where it ran is recorded, but does not change what is asked for
     return Config(dataset=dataset, arch=arch, width=width, attack=attack, ratio=float(ratio), target=target,

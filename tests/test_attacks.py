@@ -1,5 +1,5 @@
 "Attacks, the poisoning protocol, the zoo cache and BackdoorBench records, on real computation."
-import json, math, subprocess, sys, warnings
+import json, math, re, subprocess, sys, warnings
 from pathlib import Path
 import numpy as np, pytest, torch
 from backdoorpure.attacks import ATTACKS, create_attack
@@ -9,6 +9,14 @@ from backdoorpure.models import create_model
 from backdoorpure.zoo import backdoored_model, zoo_dir
 
 CIFAR = DatasetInfo('cifar10', 10, 32, 3, (0.5,) * 3, (0.25,) * 3)
+
+@pytest.mark.parametrize('name', ATTACKS.names())
+def test_every_attack_key_is_declared_and_checked(name):
+    cls = ATTACKS.get(name)
+    assert set(cls.ranges) == set(cls.defaults), sorted(set(cls.ranges) ^ set(cls.defaults))
+    for key, default in cls.defaults.items():
+        bad = 'not-a-number' if isinstance(default, (int, float)) else 12345  # the wrong type for every key
+        with pytest.raises(ValueError, match=f"{name} attack key '{key}' must be .*, got {re.escape(repr(bad))}"): create_attack(name, CIFAR, **{key: bad})
 
 def images(n=6, seed=0, lo=0, hi=256):
     return torch.randint(lo, hi, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))

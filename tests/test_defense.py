@@ -1,7 +1,8 @@
 "The purify API over every registered defense, and FST on a real backdoored model."
+import re
 import pytest, torch
 from backdoorpure.data import load_dataset
-from backdoorpure.defense import DEFENSES, defender_data, purify
+from backdoorpure.defense import DEFENSES, defense_config, defender_data, purify
 from backdoorpure.models import create_model
 from backdoorpure.zoo import backdoored_model
 
@@ -31,13 +32,24 @@ def test_every_defense_runs_in_bf16_with_fp32_parameters(method):
     assert any(not torch.equal(a, b) for a, b in zip(new.state_dict().values(), net.state_dict().values()))
     assert all(torch.isfinite(v).all() for v in new.state_dict().values() if v.is_floating_point())
 
+@pytest.mark.parametrize('method', DEFENSES.names())
+def test_every_defense_key_is_declared_and_checked(method):
+    fn = DEFENSES.get(method)
+    assert set(fn.ranges) == set(fn.defaults), sorted(set(fn.ranges) ^ set(fn.defaults))
+    assert defense_config(method) == fn.defaults  # the defaults lie in their own ranges
+    for key, default in fn.defaults.items():
+        bad = 'abc' if isinstance(default, (int, float)) else [1]
+        with pytest.raises(ValueError, match=f"{method} config key '{key}' must be .*, got {re.escape(repr(bad))}"): defense_config(method, **{key: bad})
+
 def test_bad_defense_input_is_refused():
     syn = load_dataset('synthetic'); net = create_model('preact-resnet18', syn.info.num_classes, width=4)
     with pytest.raises(ValueError, match='clean set is empty'): purify(net, syn.train.subset([]), 'fst', device='cpu')
     with pytest.raises(ValueError, match='has 2 classes'): purify(create_model('preact-resnet18', 2, width=4), syn.train, 'fst', device='cpu')
     with pytest.raises(ValueError, match='no linear `head`'): purify(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 4)), syn.train, 'fst', device='cpu')
-    with pytest.raises(FloatingPointError, match='loss became'): purify(net, syn.train, 'fst', dict(epochs=1, lr=float('inf')), device='cpu')
+    with pytest.raises(FloatingPointError, match='loss became'): purify(net, syn.train, 'fst', dict(epochs=1, lr=1e30), device='cpu')
     with pytest.raises(KeyError, match='Known defenses'): purify(net, syn.train, 'fts', device='cpu')
+    with pytest.raises(ValueError, match="fst config key 'alpha' must be a finite number >= 0, got 'abc'"): purify(net, syn.train, 'fst', {'alpha': 'abc'}, device='cpu')
+    with pytest.raises(ValueError, match="fst config key 'epochs' must be an integer >= 1, got 1.5"): purify(net, syn.train, 'fst', {'epochs': 1.5}, device='cpu')
 
 def fashion_backdoor(tmp_path_factory, attack):
     "Fashion-MNIST (real images), `attack` at 10%, width 8, 10 epochs, with a class-balanced 20% hold-out for the defender (1,200 images)."

@@ -1,10 +1,11 @@
 "Training and metrics on real computation."
+import re
 import pytest, torch
 from backdoorpure.core import seed_everything
 from backdoorpure.data import load_dataset, ImageSet
 from backdoorpure.metrics import backdoor_metrics, der
 from backdoorpure.models import create_model
-from backdoorpure.train import RECIPES, train, train_config, accuracy, predict, lr_factor
+from backdoorpure.train import RECIPES, TRAIN_RANGES, train, train_config, accuracy, predict, lr_factor
 from conftest import needs_cifar
 
 def fit(seed, **kw):
@@ -28,6 +29,13 @@ def test_recipes_and_unknown_keys():
     with pytest.raises(ValueError, match='empty'): train(create_model('resnet18', 4, 8), load_dataset('synthetic').train.subset([]), device='cpu')
     assert lr_factor(0, 100, 'cosine') == 1 and lr_factor(100, 100, 'cosine') == 0
     assert [lr_factor(s, 100, 'multistep', milestones=(40, 60)) for s in (39, 40, 60)] == pytest.approx([1, 0.1, 0.01])
+
+@pytest.mark.parametrize('recipe', RECIPES)
+def test_every_recipe_key_is_declared_and_its_defaults_pass(recipe):
+    assert set(train_config(recipe)) <= set(TRAIN_RANGES)
+    assert train_config(recipe) == train_config(recipe, {})
+    for key, bad in [('epochs', 0), ('epochs', 2.5), ('lr', float('nan')), ('momentum', 1.0), ('dtype', 'fp8'), ('nesterov', 'yes')]:
+        with pytest.raises(ValueError, match=f"training config key '{key}' must be .*, got {re.escape(repr(bad))}"): train_config(recipe, {key: bad})
 
 @pytest.mark.parametrize('recipe', RECIPES)
 def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(recipe, tmp_path):
