@@ -264,12 +264,13 @@ def preflight(a): # parsed arguments of one subcommand
     if c in ('train', 'attack'):
         DATASETS.get(a.dataset); MODELS.get(a.arch)
         _check_range('--width', a.width, 1); _check_range('--epochs', a.epochs, 1); _check_range('--train-images', a.train_images, 1)
-        _check_range('--seed', a.seed, 0); train_config(a.recipe, _train_overrides(a))
-    if getattr(a, 'dtype', None) is not None: resolve_dtype(get_device(a.device), a.dtype)  # unknown, or bf16 where it cannot run
-    if c == 'attack':  # the zoo's own checks: attack, ratio, hold-out and recipe keys
+        _check_range('--seed', a.seed, 0)
+    if c == 'train': train_config(a.recipe, _train_overrides(a))
+    if c == 'attack':  # the zoo's own checks: attack, ratio, hold-out, recipe keys and precision
         _check_range('--target', a.target, 0)
         zoo_config(a.dataset, a.arch, a.attack, a.ratio, a.seed, a.recipe, a.width, a.target, holdout=a.holdout,
                    train_overrides=_train_overrides(a), device=a.device)
+    if getattr(a, 'dtype', None) is not None: resolve_dtype(get_device(a.device), a.dtype)  # unknown, or bf16 where it cannot run
     if c == 'demo':
         ATTACKS.get(a.attack)
         for m in a.methods or []: DEFENSES.get(m)

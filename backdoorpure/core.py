@@ -11,7 +11,7 @@ __all__ = ['DTYPES', 'Config', 'describe_range', 'check_value', 'check_config', 
            'config_key', 'resumable_rows', 'RunRecord']
 
 # %% ../nbs/00_core.ipynb #f664f394
-import copy, hashlib, importlib, json, math, os, platform, random, re, shutil, tempfile, time
+import copy, functools, hashlib, importlib, json, math, os, platform, random, re, shutil, tempfile, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -49,6 +49,10 @@ def _holds(alt:str, v): # one alternative of a range; a number
         return (v > lo if m[1] == '(' else v >= lo) and (v < hi if m[4] == ')' else v <= hi)
     return None
 
+def _alternatives(rng:str): # a declared range
+    "The alternatives of a range: '>= 1 | auto' -> ['>= 1', 'auto']; none for ''."
+    return [a.strip() for a in rng.split('|')] if rng else []
+
 def _kind(default, alts):
     "The declared type: the default's, and 'word or number' for a word default whose range has numbers."
     if isinstance(default, bool): return 'bool'
@@ -61,7 +65,7 @@ def _kind(default, alts):
 def describe_range(default, # the declared default
                    rng:str): # its declared range
     "What a value must be, in words: 'an integer >= 1', 'one of 'code', 'paper'', ..."
-    alts = [a.strip() for a in rng.split('|')] if rng else []
+    alts = _alternatives(rng)
     words = [a for a in alts if _holds(a, 0) is None]
     nums = [('in ' if a[0] in '[(' else '') + a for a in alts if _holds(a, 0) is not None]
     kind = _kind(default, alts)
@@ -73,7 +77,7 @@ def describe_range(default, # the declared default
 
 def check_value(what:str, key:str, value, default, rng:str): # message prefix; the key; its value; declared default and range
     "`value` as declared (3.0 -> 3 for an integer), or a ValueError naming the key, what it must be and the value."
-    alts = [a.strip() for a in rng.split('|')] if rng else []
+    alts = _alternatives(rng)
     kind, v = _kind(default, alts), value
     err = ValueError(f"{what} {key!r} must be {describe_range(default, rng)}, got {value!r}.")
     number = isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -110,8 +114,7 @@ def config_table(defaults:dict, # declared defaults
     "The declaration as a markdown table: key, default, type, accepted values and meaning."
     rows = ['| key | default | type | accepted | meaning |', '|---|---|---|---|---|']
     for k, (rng, meaning) in ranges.items():
-        alts = [a.strip() for a in rng.split('|')] if rng else []
-        rows.append(f"| `{k}` | `{defaults[k]!r}` | {_kind(defaults[k], alts)} | {describe_range(defaults[k], rng)} | {meaning} |")
+        rows.append(f"| `{k}` | `{defaults[k]!r}` | {_kind(defaults[k], _alternatives(rng))} | {describe_range(defaults[k], rng)} | {meaning} |")
     return '\n'.join(rows)
 
 # %% ../nbs/00_core.ipynb #b511cfc4
@@ -170,11 +173,12 @@ def get_device(device:str|torch.device='auto'): # 'auto', 'cpu', 'cuda', 'cuda:1
     return dev
 
 # %% ../nbs/00_core.ipynb #54267d22
+@functools.cache
 def cpu_bf16_flags():
-    "This CPU's bf16-related flags (AMX, AVX512-BF16) from /proc/cpuinfo; empty where there are none or it cannot be read."
+    "This CPU's bf16-related flags (AMX, AVX512-BF16) from /proc/cpuinfo, read once; empty where there are none or it cannot be read."
     try: flags = next(l for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('flags')).split()
-    except (OSError, StopIteration): return []
-    return sorted(f for f in flags if 'bf16' in f or f.startswith('amx'))
+    except (OSError, StopIteration): return ()
+    return tuple(sorted(f for f in flags if 'bf16' in f or f.startswith('amx')))
 
 DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 # %% ../nbs/09_defense.ipynb #aafa7b8b
 import torch
 import torch.nn as nn
-from .core import Config, Registry, RunRecord, atomic_write, autocast_dtype, check_config, get_device, device_name, resolve_dtype, seed_everything
+from .core import DTYPES, Config, Registry, RunRecord, atomic_write, check_config, get_device, device_name, resolve_dtype, seed_everything
 from .data import ImageSet, load_dataset, random_indices
 from .metrics import backdoor_metrics, der
 from .models import is_channels_last, set_memory_format
@@ -86,7 +86,7 @@ def purify(model:nn.Module, # a (backdoored) classifier; never modified
     "Purify a copy of `model` with `method` on `clean`; returns (new model, report)."
     cfg = defense_config(method, clean.info.name, **(config or {}))
     check_defense_inputs(model, clean)
-    dev = get_device(device); dtype = resolve_dtype(dev, dtype); amp = autocast_dtype(dev, dtype)
+    dev = get_device(device); dtype = resolve_dtype(dev, dtype); amp = DTYPES[dtype]
     new = copy.deepcopy(model); set_memory_format(new, dev, is_channels_last(model))  # contiguous where oneDNN bug 6035 bites
     record = RunRecord(seed=seed, config=dict(cfg), device=str(dev), device_name=device_name(dev), dtype=dtype)
     seed_everything(seed)
@@ -111,9 +111,9 @@ def compare_defenses(model:nn.Module, # the backdoored model
                      configs:dict|None=None, # {method: config overrides}
                      device='auto', seed:int=0, dtype:str='auto'): # as for `purify`
     "One report per defense on the same model and data, the undefended model first as method 'none'."
-    dev = get_device(device)
+    dev = get_device(device); dtype = resolve_dtype(dev, dtype)
     test, poisoned = test.to(dev), poisoned.to(dev)
-    before = backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target, dtype=resolve_dtype(dev, dtype))
+    before = backdoor_metrics(copy.deepcopy(model).to(dev), test, poisoned, target, dtype=dtype)
     rows = [dict(method='none', **before, der=0.5, seconds=0.0)]
     for m in methods or list(DEFENSES.load_plugins()):  # registration order: FT, LP, FT-init, FE-tuning, FST, ...
         _, rep = purify(model, clean, m, (configs or {}).get(m), test, poisoned, target, dev, seed, before, dtype)

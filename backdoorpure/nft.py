@@ -17,9 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
-from .core import Config, check_config, make_generator, progress
+from .core import make_generator, progress
 from .data import ImageSet, augment_batch
-from .defense import register_defense
+from .defense import defense_config, register_defense
 from .metrics import backdoor_metrics
 
 # %% ../nbs/12_nft.ipynb #3fc660a4
@@ -137,7 +137,7 @@ def nft_trace(model:nn.Module, # the backdoored model; not modified
               config:dict|None=None, # NFT_DEFAULTS keys to change
               seed:int=0): # randomness of batches, augmentation and MixUp
     "NFT with C-Acc, ASR and RA measured after every round and each layer's final masks; returns (plain model, trace)."
-    cfg = check_config(Config(NFT_DEFAULTS).merge(config), NFT_DEFAULTS, NFT_RANGES, 'nft config key')
+    cfg = defense_config('nft', **(config or {}))
     rounds, final = [dict(round=0, **backdoor_metrics(model, test, poisoned, target))], []
     def check(m, masks, step):
         if step % cfg['steps_per_round']: return

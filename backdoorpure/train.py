@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config, RunRecord, atomic_write, check_config, config_key, get_device, autocast_dtype, device_name, make_generator, progress, resolve_dtype
+from .core import DTYPES, Config, RunRecord, atomic_write, check_config, config_key, get_device, autocast_dtype, device_name, make_generator, progress, resolve_dtype
 from .data import ImageSet
 from .models import set_memory_format
 
@@ -50,16 +50,19 @@ TRAIN_RANGES = dict(
     seed=('>= 0', 'seed of the order and augmentation'),
     eval_batch_size=('>= 1', 'images per forward pass when evaluating'))
 
+def _recipe_config(recipe:str): # a key of `RECIPES`
+    "The recipe's keys plus those every training config has."
+    return Config(recipe=recipe, **RECIPES[recipe], compile=False, device='auto', seed=0, eval_batch_size=1024)
+
 def check_train_config(cfg:dict): # a training config
-    "`cfg` with every value checked against `TRAIN_RANGES`."
-    return check_config(cfg, dict(RECIPES['nft'], recipe='nft', compile=False, device='auto', seed=0, eval_batch_size=1024),
-                        TRAIN_RANGES, 'training config key')
+    "`cfg` with every value checked against `TRAIN_RANGES` (the nft recipe has every key, milestones included)."
+    return check_config(cfg, _recipe_config('nft'), TRAIN_RANGES, 'training config key')
 
 def train_config(recipe:str='fast', # 'backdoorbench', 'fast', 'cpu' or 'nft'
                  overrides:dict|None=None): # keys to change, checked against `TRAIN_RANGES`
     "The training config of `recipe` with `overrides`; unknown keys and values outside their declared range are refused."
     if recipe not in RECIPES: raise KeyError(f"Unknown recipe {recipe!r}. Known recipes: {', '.join(RECIPES)}.")
-    return check_train_config(Config(recipe=recipe, **RECIPES[recipe], compile=False, device='auto', seed=0, eval_batch_size=1024).merge(overrides))
+    return check_train_config(_recipe_config(recipe).merge(overrides))
 
 # %% ../nbs/03_train.ipynb #0acc8696
 def lr_factor(step:int, # optimiser steps taken so far
@@ -111,7 +114,7 @@ def train(model:nn.Module, # model to train in place
     dev = get_device(cfg.device)
     if data.device != dev: data = data.to(dev)
     if test is not None and test.device != dev: test = test.to(dev)
-    dtype = resolve_dtype(dev, cfg.dtype); amp = autocast_dtype(dev, dtype)
+    dtype = resolve_dtype(dev, cfg.dtype); amp = DTYPES[dtype]
     cl = set_memory_format(model, dev, cfg.channels_last)
     step_fn = torch.compile(model) if cfg.compile else model
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)

@@ -12,17 +12,11 @@ flags and the torch version."""
 import argparse, re, time
 from pathlib import Path
 import torch
-from backdoorpure.core import device_name, seed_everything, write_json
+from backdoorpure.core import cpu_bf16_flags, device_name, seed_everything, write_json
 from backdoorpure.data import load_dataset
 from backdoorpure.models import create_model
 from backdoorpure.train import predict, train, train_config
 from backdoorpure.zoo import zoo_config, make_backdoor
-
-def cpu_flags():
-    "The bf16-related flags of this CPU, from /proc/cpuinfo (empty where it cannot be read)."
-    try: flags = next(l for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('flags')).split()
-    except (OSError, StopIteration): return []
-    return sorted(f for f in flags if 'bf16' in f or f.startswith('amx'))
 
 def train_ips(data, arch, width, dtype, images, batch_size):
     "Training images/s of our trainer in `dtype`: the second of two epochs on the first `images` training images."
@@ -58,7 +52,7 @@ def main():
     seed_everything(a.seed)
     data = load_dataset('cifar10', device='cpu')
     dev = torch.device('cpu')
-    out = dict(benchmark='cpu_precision', arch=a.arch, device_name=device_name(dev), cpu_bf16_flags=cpu_flags(),
+    out = dict(benchmark='cpu_precision', arch=a.arch, device_name=device_name(dev), cpu_bf16_flags=list(cpu_bf16_flags()),
                threads=torch.get_num_threads(), torch_version=torch.__version__, runs=1, batch_size=a.batch_size,
                train_images=a.images, rows=[], recipes=[])
     print(f"{a.arch} on {out['device_name']}, {out['threads']} threads, torch {torch.__version__}, flags {' '.join(out['cpu_bf16_flags']) or 'none'}")
