@@ -1,4 +1,4 @@
-"""The `backdoorpure` command: `demo`, `train`, `attack`, `purify`, `convert`, `verify` and `info`, with a useful `--help` everywhere.
+"""The `backdoorpure` command: `demo`, `train`, `attack`, `purify`, `reproduce`, `convert`, `verify` and `info`, with a useful `--help` everywhere.
 
 Docs: https://backdoorpure.github.io/backdoorpure/cli.html.md"""
 
@@ -20,9 +20,10 @@ from .data import DATASETS, load_dataset, class_balanced_indices, verify_manifes
 from .models import MODELS, create_model, save_checkpoint, load_checkpoint
 from .train import RECIPES, train, train_config, accuracy
 from .attacks import ATTACKS, create_attack
-from .zoo import backdoored_model, cached_model, zoo_config
+from .zoo import backdoored_model, cached_model, zoo_config, zoo_dir
 from .interop import read_backdoorbench
 from .defense import DEFENSES, defense_config, purify, compare_defenses, defender_data, plot_defenses
+from .reproduce import SCALES, TABLES, check_address, check_choice, default_out, reproduce
 
 # %% ../nbs/90_cli.ipynb #7a83d916
 def train_clean(dataset:str='cifar10', # registered dataset
@@ -88,17 +89,17 @@ def purification_demo(dataset:str='cifar10', attack:str='blended', ratio:float=0
                       arch:str='preact-resnet18', width:int=16, train_images:int|None=30000, epochs:int=2, # the model
                       holdout:float=0.02, # the defender's class-balanced hold-out (FST's 2%)
                       test_images:int|None=1000, # evaluate on N test images drawn at random (all when None)
-                      methods:list|None=None, # defenses (default: all registered)
+                      methods:list|None=None, # defenses (default: the seven of `DEMO_CONFIGS`, on their shortened schedules)
                       out:str|Path='runs/demo', # folder for the table and the figure
                       device='auto', seed:int=0, root=None, # where to run; seed; data folder
                       dtype:str|None=None): # precision of training and defenses (default: the cpu recipe's, fp32)
-    "Backdoor a small model (cached in the zoo), purify it with every defense, and save a table and a figure; returns the reports."
+    "Backdoor a small model (cached in the zoo), purify it with the papers' defenses, and save a table and a figure; returns the reports."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, 'cpu', device, root, width=width, holdout=holdout,
                                   train_images=train_images, train_overrides=dict(epochs=epochs, **({} if dtype is None else dict(dtype=dtype))))
     data = load_dataset(dataset, root=root, device=get_device(device))
     test = data.test.sample(test_images)
     clean = defender_data(rec, data.train)
-    reports = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, DEMO_CONFIGS, device, seed,
+    reports = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods or list(DEMO_CONFIGS), rec['attack'].target, DEMO_CONFIGS, device, seed,
                                rec['config']['train']['dtype'])  # the defenses run at the model's precision
     out = Path(out)
     write_json(out/'purify.json', dict(model=rec['config'], train_seconds=rec['run']['wall_s'], reports=reports))
@@ -125,12 +126,12 @@ def build_parser():
     p.add_argument('--version', action='version', version=f'backdoorpure {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     demo = sub.add_parser('demo', help='the purification demo: a small backdoored CIFAR-10 model purified by every defense',
-                          description='Backdoor a small model (cached in the zoo), purify it with every registered defense, print a table and save a figure. '
+                          description='Backdoor a small model (cached in the zoo), purify it with FT, LP, FT-init, FE-tuning, FST, TSBD and NFT, print a table and save a figure. '
                                       'About 3.5 minutes on 2 CPU cores the first time.')
     demo.add_argument('--attack', default='blended', help=f"one of: {', '.join(ATTACKS.names())} (default: %(default)s)")
     demo.add_argument('--train-images', type=int, default=30000, help='train on the first N images (default: 30000)')
     demo.add_argument('--epochs', type=int, default=2, help='attack-training epochs (default: %(default)s)')
-    demo.add_argument('--methods', nargs='+', default=None, help=f"defenses to run (default: all of {', '.join(DEFENSES.names())})")
+    demo.add_argument('--methods', nargs='+', default=None, help=f"defenses to run, from: {', '.join(DEFENSES.names())} (default: {' '.join(DEMO_CONFIGS)})")
     demo.add_argument('--out', default='runs/demo', help='folder for purify.json and purify.png (default: %(default)s)')
     demo.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
     demo.add_argument('--dtype', default=None, help="precision of training and defenses: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: the cpu recipe's, fp32)")
@@ -167,6 +168,17 @@ def build_parser():
     vf = sub.add_parser('verify', help='hash every file of a packed dataset folder again and compare it with MANIFEST.json',
                         description='Re-check a packed dataset folder against the checksums in its MANIFEST.json, ignoring the memo of folders verified before.')
     vf.add_argument('folder', help='a packed dataset folder, e.g. $BACKDOORPURE_DATA/cifar10')
+    rp = sub.add_parser('reproduce', help='regenerate the paper tables with papermill (resumable, time-boxed, optionally on Ray) and write the report',
+                        description='Train every backdoored model the tables need once (in this process, or one Ray task each), run each table\'s notebook '
+                                    'with papermill at a scale, and write OUT/report.md and OUT/report.csv. Resumable: the same command again '
+                                    'recomputes nothing that finished.')
+    rp.add_argument('--tables', default=','.join(TABLES), help=f"comma-separated, from: {', '.join(TABLES)} (default: all)")
+    rp.add_argument('--scale', default='smoke', help=f"one of: {', '.join(SCALES)} (default: %(default)s; cpu takes hours on 2 cores, paper needs a GPU)")
+    rp.add_argument('--seeds', default=None, help="comma-separated model seeds, e.g. 0,1 (default: the scale's)")
+    rp.add_argument('--time-budget', type=float, default=None, metavar='MIN', help='start nothing that would end after MIN minutes; seed 0 of every table comes first (default: no limit)')
+    rp.add_argument('--ray', default=None, metavar='auto|HOST:PORT', help="run each model as a Ray task: 'auto' starts a local Ray, HOST:PORT joins a cluster whose nodes share BACKDOORPURE_CACHE (needs the cluster extra)")
+    rp.add_argument('--out', default=None, help="results folder (default: the checkout's results/, or runs/smoke for the smoke scale)")
+    rp.add_argument('--threads', type=int, default=None, help="torch CPU threads per model task (default: torch's own in this process, 1 per Ray task)")
     sub.add_parser('info', help='list datasets, models, recipes and the compute device', description='List what is registered and what hardware is used.')
     return p
 
@@ -221,6 +233,22 @@ def _run_convert(a):
     save_checkpoint(model, a.out, dataset=info['dataset'], source=info, poison_index=None if pidx is None else pidx.tolist())
     print(f"{model.spec['arch']} ({model.spec['num_classes']} classes, width {model.spec['width']}) from {a.record} -> {a.out}.safetensors")
 
+def _seeds(text:str|None): # the --seeds value
+    "Model seeds from '0,1'; None stays None."
+    if text is None: return None
+    try: seeds = [int(s) for s in text.split(',')]
+    except ValueError: raise ValueError(f"--seeds takes comma-separated integers such as 0,1; got {text!r}.") from None
+    for s in seeds: _check_range('--seeds', s, 0)
+    return seeds
+
+def _run_reproduce(a):
+    rep, s = reproduce(a.tables.split(','), a.scale, _seeds(a.seeds), a.time_budget, a.ray, a.out, a.threads)
+    out = Path(a.out) if a.out else default_out(a.scale)
+    print(f"{s['models']} models trained, notebooks run: {', '.join(s['notebooks']) or 'none'}; {s['minutes']:.1f} min")
+    if s['stopped']: print(f"stopped by the time budget: {s['stopped']}; run the same command again to go on")
+    counts = rep.verdict.str.split(':').str[0].value_counts()
+    print(f"report: {out/'report.md'} ({', '.join(f'{n} {v}' for v, n in counts.items())})")
+
 def _run_verify(a):
     manifest = verify_manifest(a.folder, force=True)
     print(f"{Path(a.folder).resolve()}: all {len(manifest['files'])} files match MANIFEST.json")
@@ -234,9 +262,9 @@ def _run_info(a):
 def main(argv:list|None=None): # arguments (default: sys.argv[1:])
     "Entry point of the `backdoorpure` command."
     a = build_parser().parse_args(argv)
-    run = {'demo': _run_demo, 'train': _run_train, 'attack': _run_attack, 'purify': _run_purify, 'convert': _run_convert, 'verify': _run_verify, 'info': _run_info}
+    run = {'demo': _run_demo, 'train': _run_train, 'attack': _run_attack, 'purify': _run_purify, 'reproduce': _run_reproduce, 'convert': _run_convert, 'verify': _run_verify, 'info': _run_info}
     try: preflight(a); run[a.command](a)
-    except (KeyError, ValueError, FileNotFoundError) as e:
+    except (KeyError, ValueError, FileNotFoundError, ConnectionError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"backdoorpure {a.command}: error: {msg}", file=sys.stderr); sys.exit(2)
 
@@ -250,13 +278,14 @@ def _check_range(flag:str, value, lo=None, hi=None, lo_open=False, hi_open=False
         raise ValueError(f"{flag} must be in {span}, got {value}.")
 
 def _check_out(path, # where the command writes
-               folder:bool=False): # True: `path` is a folder; False: a checkpoint name whose parent is the folder
+               folder:bool=False, # True: `path` is a folder; False: a checkpoint name whose parent is the folder
+               what:str='--out'): # how the message names it
     "Refuse an output that cannot be written: its folder must exist or be creatable, and be writable."
     target = Path(path) if folder else Path(path).parent
-    if target.exists() and not target.is_dir(): raise ValueError(f"--out {path}: {target} is a file, not a folder; pick another path.")
+    if target.exists() and not target.is_dir(): raise ValueError(f"{what} {path}: {target} is a file, not a folder; pick another path.")
     existing = next(p for p in [target, *target.parents] if p.exists())
-    if not existing.is_dir(): raise ValueError(f"--out {path}: {existing} is a file, so the folder {target} cannot be made; pick another path.")
-    if not os.access(existing, os.W_OK | os.X_OK): raise ValueError(f"--out {path}: {existing} is not writable; pick another path.")
+    if not existing.is_dir(): raise ValueError(f"{what} {path}: {existing} is a file, so the folder {target} cannot be made; pick another path.")
+    if not os.access(existing, os.W_OK | os.X_OK): raise ValueError(f"{what} {path}: {existing} is not writable; pick another path.")
 
 def preflight(a): # parsed arguments of one subcommand
     "Check names, numbers, input files and the output of a command before any work; raises what `main` reports in one line."
@@ -283,4 +312,10 @@ def preflight(a): # parsed arguments of one subcommand
             if not Path(str(a.checkpoint) + ext).is_file():
                 raise FileNotFoundError(f"No checkpoint {a.checkpoint}: {a.checkpoint}{ext} is missing (a checkpoint is NAME.safetensors plus NAME.json).")
     if c == 'convert' and not Path(a.record).is_file(): raise FileNotFoundError(f"No BackdoorBench record at {a.record}.")
+    if c == 'reproduce':
+        check_choice(a.tables.split(','), a.scale); _seeds(a.seeds)
+        _check_range('--time-budget', a.time_budget, 0); _check_range('--threads', a.threads, 1)
+        if a.ray not in (None, 'auto'): check_address(a.ray)  # one line within 10 s when nothing answers
+        _check_out(a.out or default_out(a.scale), folder=True)
     if c in ('train', 'purify', 'convert', 'demo'): _check_out(a.out, folder=c == 'demo')
+    if c in ('attack', 'demo', 'reproduce'): _check_out(zoo_dir(), folder=True, what='the zoo cache (set BACKDOORPURE_CACHE elsewhere)')  # they train into it

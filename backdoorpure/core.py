@@ -8,7 +8,7 @@ Docs: https://backdoorpure.github.io/backdoorpure/core.html.md"""
 __all__ = ['DTYPES', 'Config', 'describe_range', 'check_value', 'check_config', 'config_table', 'Registry', 'seed_everything',
            'make_generator', 'get_device', 'cpu_bf16_flags', 'resolve_dtype', 'autocast_dtype', 'device_name',
            'progress', 'atomic_write', 'atomic_folder', 'write_json', 'read_json', 'cache_dir', 'sha256_file',
-           'config_key', 'resumable_rows', 'RunRecord']
+           'config_key', 'row_file', 'resumable_rows', 'RunRecord']
 
 # %% ../nbs/00_core.ipynb #f664f394
 import copy, functools, hashlib, importlib, json, math, os, platform, random, re, shutil, tempfile, time
@@ -281,14 +281,18 @@ def config_key(cfg:dict): # a JSON-serialisable config
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 # %% ../nbs/00_core.ipynb #eaeb37ff
+def row_file(folder:str|Path, attack:str, ratio:float, seed:int): # a results folder and one (attack, ratio, seed) key
+    "The file that holds one key's rows in a results folder."
+    return Path(folder)/'rows'/f'{attack}_{ratio}_{seed}.json'
+
 def resumable_rows(folder:str|Path, # results folder; rows live in folder/'rows'
                    keys, # (attack, ratio, seed) triples, in the order to compute them
                    compute, # compute(attack, ratio, seed) -> list of row dicts
                    only_cached:bool=False): # skip missing rows instead of computing them
-    "The rows of every key, read from folder/rows/{attack}_{ratio}_{seed}.json or computed and written there; one flat list."
+    "The rows of every key, read from their `row_file` or computed and written there; one flat list."
     rows = []
     for attack, ratio, seed in keys:
-        path = Path(folder)/'rows'/f'{attack}_{ratio}_{seed}.json'
+        path = row_file(folder, attack, ratio, seed)
         if path.exists(): rows += json.loads(path.read_text())
         elif not only_cached:
             new = compute(attack, ratio, seed); write_json(path, new); rows += new

@@ -22,7 +22,7 @@ from .models import is_channels_last, set_memory_format
 from .zoo import attack_overrides, backdoored_model
 
 # %% ../nbs/09_defense.ipynb #a0889212
-DEFENSES = Registry('defense', plugins=['backdoorpure.fst', 'backdoorpure.tsbd', 'backdoorpure.nft'])
+DEFENSES = Registry('defense', plugins=['backdoorpure.fst', 'backdoorpure.tsbd', 'backdoorpure.nft', 'backdoorpure.baselines'])
 
 def register_defense(name:str, # name users will type
                      ranges:dict|None=None, # {key: (accepted values, meaning)} for every default key, see `check_config`

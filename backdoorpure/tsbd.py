@@ -51,17 +51,20 @@ def unlearn(model:nn.Module, # the backdoored model (not modified)
             lr:float=1e-4, momentum:float=0.9, # the code's optimiser
             threshold:float=0.1, # stop once accuracy on `data` is at most this
             max_epochs:int=1000, # or after this many epochs
-            batch_size:int=256, augment:bool=True, seed:int=0): # batches and their randomness
+            batch_size:int=256, augment:bool=True, seed:int=0, # batches and their randomness
+            weight_decay:float=0.0, milestones:tuple=(), # RNP's optimiser adds weight decay and a x0.1 step at these epochs
+            measure:str='eval'): # the accuracy of the stop rule: on `data` after each epoch (TSBD), or of the epoch's own steps (RNP)
     "A copy of `model` after gradient ascent on `data` until its accuracy there is at most `threshold`; returns (copy, accuracies per epoch)."
     m = copy.deepcopy(model).train()
-    opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum, weight_decay=0)
+    opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(milestones), 0.1)
     g, accs, steps = make_generator(seed, data.device), [], 0
     last = {k: v.clone() for k, v in m.state_dict().items()}        # the state before the current step
     for epoch in progress(range(max_epochs), desc='unlearn'):
-        m.train()
+        m.train(); hits = 0
         for xb, yb in data.batches(batch_size, shuffle=True, augment=augment, generator=g):
             for k, v in m.state_dict().items(): last[k].copy_(v)
-            loss = -F.cross_entropy(m(xb), yb)
+            out = m(xb); loss = -F.cross_entropy(out, yb); hits += (out.argmax(1) == yb).sum().item()
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); steps += 1
             if not (torch.isfinite(loss) and all(torch.isfinite(v).all() for v in m.state_dict().values() if v.is_floating_point())):
                 m.load_state_dict(last)                              # diverged inside an epoch: back to the last finite state
@@ -69,7 +72,7 @@ def unlearn(model:nn.Module, # the backdoored model (not modified)
                     raise FloatingPointError(f"unlearning diverged at its first step (loss {loss.item()}); lower unlearn_lr.")
                 accs.append(accuracy(m, data))
                 return m, accs
-        accs.append(accuracy(m, data))
+        accs.append(accuracy(m, data) if measure == 'eval' else hits / len(data)); sched.step()
         if accs[-1] <= threshold: break
     return m, accs
 

@@ -37,8 +37,8 @@ def test_purify_a_checkpoint_and_refuse_bad_settings(tmp_path):
     assert side['report']['config']['alpha'] == 0.5 and side['report']['method'] == 'fst' and 'fst' in r.stdout and 'none' in r.stdout
     r = run('purify', str(tmp_path/'m'), '--set', 'alhpa=0.5', '--device', 'cpu', '--out', str(tmp_path/'q'))
     assert r.returncode == 2 and "Unknown config key 'alhpa'" in r.stderr and not (tmp_path/'q.json').exists()
-    r = run('purify', str(tmp_path/'m'), '--method', 'anp', '--device', 'cpu', '--out', str(tmp_path/'q'))
-    assert r.returncode == 2 and 'Known defenses: fe-tuning, fst, ft, ft-init, lp, nft, tsbd' in r.stderr
+    r = run('purify', str(tmp_path/'m'), '--method', 'abl', '--device', 'cpu', '--out', str(tmp_path/'q'))
+    assert r.returncode == 2 and 'Known defenses: anp, clp, fe-tuning, fp, fst, ft, ft-init, ft-sam, lp, nad, nft, rnp, tsbd' in r.stderr
 
 def test_bad_arguments_fail_before_any_work(tmp_path):
     "Names, numbers, missing inputs and unwritable outputs exit 2 with one line, before data loads or a model trains."
@@ -46,7 +46,7 @@ def test_bad_arguments_fail_before_any_work(tmp_path):
     (tmp_path/'file').write_text('x')
     cases = [(['train', '--epochs', '0', '--out', str(tmp_path/'m')], '--epochs must be in [1, inf], got 0'),
              (['train', '--dataset', 'synthetic', '--out', str(tmp_path/'file'/'sub'/'m')], 'is a file, so the folder'),
-             (['demo', '--methods', 'fst', 'anp', '--out', str(tmp_path/'demo')], "Unknown defense 'anp'"),
+             (['demo', '--methods', 'fst', 'abl', '--out', str(tmp_path/'demo')], "Unknown defense 'abl'"),
              (['attack', '--ratio', '0'], 'poisoning ratio must be in (0, 1], got 0.0'),
              (['purify', str(tmp_path/'none'), '--dtype', 'half', '--out', str(tmp_path/'p')], "Unknown dtype 'half'"),
              (['purify', str(tmp_path/'none'), '--out', str(tmp_path/'p')], 'none.safetensors is missing'),

@@ -6,7 +6,9 @@ from backdoorpure.defense import DEFENSES, defense_config, defender_data, purify
 from backdoorpure.models import create_model
 from backdoorpure.zoo import backdoored_model
 
-SHORT = {'tsbd': dict(ft_epochs=1, unlearn_lr=0.01, unlearn_threshold=0.3), 'nft': dict(rounds=1, steps_per_round=3)}  # others: epochs=1
+SHORT = {'tsbd': dict(ft_epochs=1, unlearn_lr=0.01, unlearn_threshold=0.3), 'nft': dict(rounds=1, steps_per_round=3), 'clp': dict(u=1.0),
+         'nad': dict(teacher_epochs=1, epochs=1), 'anp': dict(iterations=3, batch_size=64, prune_threshold=0.99),
+         'rnp': dict(unlearn_epochs=1, recover_epochs=1, prune_threshold=1.0)}  # others: epochs=1
 
 @pytest.mark.parametrize('method', DEFENSES.names())
 def test_every_defense_returns_a_new_model_and_leaves_the_input_alone(method):
