@@ -7,8 +7,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/baselines.html.md"""
 # %% auto #0
 __all__ = ['CLP_RANGES', 'FTSAM_DEFAULTS', 'FTSAM_RANGES', 'NAD_DEFAULTS', 'NAD_RANGES', 'FP_DEFAULTS', 'FP_RANGES',
            'RNP_DEFAULTS', 'RNP_RANGES', 'ANP_DEFAULTS', 'ANP_RANGES', 'channel_lipschitz', 'conv_bn_pairs', 'clp',
-           'sam_ascent', 'smoothed_targets', 'ft_sam', 'attention_map', 'attention_loss', 'nad', 'dormant_order', 'fp',
-           'rnp', 'NeuronPerturbation', 'attach_perturbations', 'anp']
+           'sam_ascent', 'smoothed_targets', 'ft_sam', 'attention_map', 'attention_loss', 'code_cosine', 'nad',
+           'dormant_order', 'fp', 'prune_scales', 'rnp', 'NeuronPerturbation', 'attach_perturbations', 'anp']
 
 # %% ../nbs/15_baselines.ipynb #dd39f4fd
 import copy, math
@@ -165,17 +165,22 @@ def _stage_modules(model:nn.Module, maps:str): # a ResNet `Classifier`; 'code' o
     idx = [stages[2], stages[3], pool[0]] if maps == 'code' else stages[1:]
     return [kids[i] for i in idx]
 
-def _epochs(model, clean, c, seed, epochs, lr_of, extra=None):
-    "SGD epochs over the clean data with the cross-entropy (plus `extra(x)`), the learning rate of each epoch from `lr_of`."
+def code_cosine(lr:float): # the base learning rate
+    "BackdoorBench's cosine schedule per epoch, whose period of 100 epochs its NAD teacher and FP runs never finish."
+    return lambda epoch: 0.5 * lr * (1 + math.cos(math.pi * epoch / 100))
+
+def _epochs(model, clean, c, g, epochs, lr_of, desc, extra=None, after_step=None):
+    "SGD epochs over the clean data with the cross-entropy (plus `extra(x)`), the learning rate of each epoch from `lr_of`, `after_step()` after each step."
     opt = torch.optim.SGD(model.parameters(), lr=c['lr'], momentum=c['momentum'], weight_decay=c['weight_decay'])
-    g, cl = make_generator(seed, clean.device), set_memory_format(model, clean.device, c['channels_last'])
+    cl = set_memory_format(model, clean.device, c['channels_last'])
     model.train()
-    for epoch in range(epochs):
+    for epoch in progress(range(epochs), desc=desc):
         for group in opt.param_groups: group['lr'] = lr_of(epoch)
         for xb, yb in clean.batches(c['batch_size'], shuffle=True, augment=c['augment'], generator=g, channels_last=cl):
             loss = F.cross_entropy(model(xb), yb) + (extra(xb) if extra else 0)
-            if not torch.isfinite(loss): raise FloatingPointError(f"nad: the loss became {loss.item()} in epoch {epoch}; lower lr or the betas.")
+            if not torch.isfinite(loss): raise FloatingPointError(f"{desc}: the loss became {loss.item()} in epoch {epoch}; lower its learning rate.")
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            if after_step: after_step()
     return cl
 
 @register_defense('nad', NAD_RANGES, **NAD_DEFAULTS)
@@ -186,7 +191,7 @@ def nad(model:nn.Module, # the model to purify (a copy made by `purify`)
     "NAD: fine-tune a teacher, then tune the model with the cross-entropy plus attention distillation from the teacher."
     c = config; student_maps = _stage_modules(model, c['maps'])
     teacher = copy.deepcopy(model)
-    _epochs(teacher, clean, c, seed, c['teacher_epochs'], lambda e: 0.5 * c['lr'] * (1 + math.cos(math.pi * e / 100)))
+    _epochs(teacher, clean, c, make_generator(seed, clean.device), c['teacher_epochs'], code_cosine(c['lr']), 'nad teacher')
     teacher.eval()
     for q in teacher.parameters(): q.requires_grad_(False)
     feats = {}
@@ -197,7 +202,8 @@ def nad(model:nn.Module, # the model to purify (a copy made by `purify`)
     def distil(xb):  # the student's forward has just run on xb and filled feats[('s', i)]
         with torch.no_grad(): teacher(xb)
         return sum(b * attention_loss(feats[('s', i)], feats[('t', i)], c['p']) for i, b in enumerate(betas) if b)
-    try: cl = _epochs(model, clean, c, seed + 1, c['epochs'], lambda e: c['lr'] if e < 2 else (0.01 if e < 20 else 1e-4), distil)
+    try: cl = _epochs(model, clean, c, make_generator(seed + 1, clean.device), c['epochs'], lambda e: c['lr'] if e < 2 else (0.01 if e < 20 else 1e-4),
+                      'nad', distil)
     finally:
         for h in handles: h.remove()
     model.defense_log = dict(channels_last=cl)
@@ -250,17 +256,9 @@ def fp(model:nn.Module, # the model to purify (a copy made by `purify`)
         kept = masked
     cols = order[:kept]
     with torch.no_grad(): head.weight.copy_(w0); head.weight[:, cols] = 0
-    opt = torch.optim.SGD(model.parameters(), lr=c['lr'], momentum=c['momentum'], weight_decay=c['weight_decay'])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
-    cl = set_memory_format(model, clean.device, c['channels_last'])
-    model.train()
-    for epoch in progress(range(c['epochs']), desc='fp'):
-        for xb, yb in clean.batches(c['batch_size'], shuffle=True, augment=c['augment'], generator=g, channels_last=cl):
-            loss = F.cross_entropy(model(xb), yb)
-            if not torch.isfinite(loss): raise FloatingPointError(f"fp: the loss became {loss.item()} in epoch {epoch}; lower lr.")
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            with torch.no_grad(): head.weight[:, cols] = 0
-        sched.step()
+    def keep_masked():
+        with torch.no_grad(): head.weight[:, cols] = 0
+    cl = _epochs(model, clean, c, g, c['epochs'], code_cosine(c['lr']), 'fp', after_step=keep_masked)
     model.defense_log = dict(pruned=int(kept), channels=len(order), clean_acc_before=base, channels_last=cl)
     return model
 
@@ -277,6 +275,16 @@ RNP_RANGES = dict(
     prune_threshold=('[0, 1]', 'prune the channels whose recovered mask is at most this'),
     batch_size=('>= 1', 'images per step'),
     augment=('', 'random crop and flip of the clean images'))
+
+@torch.no_grad()
+def prune_scales(bns:list, # BatchNorm2d layers
+                 masks:list, # a mask per layer, one value per channel
+                 threshold:float): # prune where the mask is at most this
+    "Zero the BatchNorm scale of every channel whose mask is at most `threshold` (its shift stays, as in ANP's and RNP's code); returns how many."
+    pruned = 0
+    for bn, m in zip(bns, masks):
+        cut = m <= threshold; bn.weight[cut] = 0; pruned += int(cut.sum())
+    return pruned
 
 @register_defense('rnp', RNP_RANGES, **RNP_DEFAULTS)
 def rnp(model:nn.Module, # the model to purify (a copy made by `purify`)
@@ -296,10 +304,7 @@ def rnp(model:nn.Module, # the model to purify (a copy made by `purify`)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             with torch.no_grad():
                 for m in masks: m.clamp_(0, 1)
-    pruned = 0
-    with torch.no_grad():
-        for (_, bn), m in zip(masked_batchnorms(model), masks):
-            cut = m <= c['prune_threshold']; bn.weight[cut] = 0; pruned += int(cut.sum())
+    pruned = prune_scales([bn for _, bn in masked_batchnorms(model)], masks, c['prune_threshold'])
     model.defense_log = dict(unlearn_accuracy=accs, pruned=pruned, channels=sum(m.numel() for m in masks))
     return model
 
@@ -368,9 +373,6 @@ def anp(model:nn.Module, # the model to purify (a copy made by `purify`)
         loss.backward(); mask_opt.step()
         with torch.no_grad():
             for m in masks: m.clamp_(0, 1)
-    pruned = 0
-    with torch.no_grad():
-        for bn, m in zip([b for b in model.modules() if isinstance(b, nn.BatchNorm2d)], masks):
-            cut = m <= c['prune_threshold']; bn.weight[cut] = 0; pruned += int(cut.sum())
+    pruned = prune_scales([b for b in model.modules() if isinstance(b, nn.BatchNorm2d)], masks, c['prune_threshold'])
     model.defense_log = dict(pruned=pruned, channels=sum(m.numel() for m in masks), mask_mean=float(torch.cat([m.detach() for m in masks]).mean()))
     return model

@@ -243,11 +243,10 @@ def _seeds(text:str|None): # the --seeds value
 
 def _run_reproduce(a):
     rep, s = reproduce(a.tables.split(','), a.scale, _seeds(a.seeds), a.time_budget, a.ray, a.out, a.threads)
-    out = Path(a.out) if a.out else default_out(a.scale)
     print(f"{s['models']} models trained, notebooks run: {', '.join(s['notebooks']) or 'none'}; {s['minutes']:.1f} min")
     if s['stopped']: print(f"stopped by the time budget: {s['stopped']}; run the same command again to go on")
     counts = rep.verdict.str.split(':').str[0].value_counts()
-    print(f"report: {out/'report.md'} ({', '.join(f'{n} {v}' for v, n in counts.items())})")
+    print(f"report: {Path(s['out'])/'report.md'} ({', '.join(f'{n} {v}' for v, n in counts.items())})")
 
 def _run_verify(a):
     manifest = verify_manifest(a.folder, force=True)

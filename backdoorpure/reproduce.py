@@ -243,7 +243,7 @@ def reproduce(tables:list|None=None, # tables to regenerate (default: all of `TA
     for t, p in params.items(): check_rows(t, p, p['out_dir'])
     figs.mkdir(parents=True, exist_ok=True)
     start = time.time(); deadline = start + 60 * time_budget if time_budget is not None else math.inf
-    est, summary, device = Estimates(scale), dict(models=0, notebooks=[], stopped=None), params[tables[0]]['device']
+    est, summary, device = Estimates(scale), dict(out=str(out), models=0, notebooks=[], stopped=None), params[tables[0]]['device']
     missing_models = lambda seed: list({config_key(c): c for p in params.values() if seed in p['seeds'] for c in table_models(p, seed) if not is_cached(c)}.values())
     all_seeds = sorted({s for p in params.values() for s in p['seeds']})
     todo_models = {config_key(c) for s in all_seeds for c in missing_models(s)}
