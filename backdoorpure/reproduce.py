@@ -23,7 +23,7 @@ from .zoo import attack_overrides, cached_model, surrogate_config, zoo_config, z
 
 # %% ../nbs/14_reproduce.ipynb #476a2b3b
 TABLES = {'no_defense': '20_no_defense', 'fst': '21_fst', 'tsbd': '22_tsbd', 'nft': '23_nft'}  # table -> the notebook that makes it
-SCALES = ('smoke', 'cpu', 'paper-fast', 'paper')  # smoke: each notebook's default parameters; the others: NOTEBOOK.SCALE.yaml
+SCALES = ('smoke', 'cpu', 'cpu-ls', 'paper-fast', 'paper')  # smoke: each notebook's default parameters; the others: NOTEBOOK.SCALE.yaml (cpu-ls: the cpu tables whose attacker trained with label smoothing 0.1)
 
 def project_root():
     "The checkout whose nbs/ holds the reproduction notebooks: the one the package is installed from (editable)."
@@ -104,7 +104,7 @@ def check_rows(table:str, p:dict, out:str|Path): # a table, its parameters and i
                              "were made with other parameters (another attacker's recipe, say). Pass another --out, or move that folder away.")
 
 # %% ../nbs/14_reproduce.ipynb #965de86c
-PRIORS = {'smoke': dict(model=30, rows=30), 'cpu': dict(model=2400, rows=600), 'paper-fast': dict(model=60, rows=60), 'paper': dict(model=1800, rows=300)}
+PRIORS = {'smoke': dict(model=30, rows=30), 'cpu': dict(model=2400, rows=600), 'cpu-ls': dict(model=2400, rows=600), 'paper-fast': dict(model=60, rows=60), 'paper': dict(model=1800, rows=300)}
 
 class Estimates:
     "Seconds per model and per table group: the mean measured in this run, else the scale's prior."

@@ -8,7 +8,8 @@ from backdoorpure.zoo import backdoored_model
 
 SHORT = {'tsbd': dict(ft_epochs=1, unlearn_lr=0.01, unlearn_threshold=0.3), 'nft': dict(rounds=1, steps_per_round=3), 'clp': dict(u=1.0),
          'nad': dict(teacher_epochs=1, epochs=1), 'anp': dict(iterations=3, batch_size=64, prune_threshold=0.99),
-         'rnp': dict(unlearn_epochs=1, recover_epochs=1, prune_threshold=1.0)}  # others: epochs=1
+         'rnp': dict(unlearn_epochs=1, recover_epochs=1, prune_threshold=1.0),
+         'i-bau': dict(rounds=1, K=2, batch_size=128)}  # others: epochs=1
 
 @pytest.mark.parametrize('method', DEFENSES.names())
 def test_every_defense_returns_a_new_model_and_leaves_the_input_alone(method):

@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = ('fst', 'tsbd', 'nft')
 STD = (0.247, 0.243, 0.261)  # our CIFAR-10 normalisation's std (BackdoorBench's)
 
-# Cases: which zoo model, which clean images, which methods. The cpu cases are issue 34's: the NFT table's seed-0
-# models at 10% with its 1% clean share, drawn as that committed table drew it (from the images the attacker left
-# unpoisoned), and the FST table's 1% models with its 2% class-balanced hold-out. Those tables' attackers trained with
-# label smoothing 0.1 (the cpu recipe's default then), so the cases do too: the same zoo keys.
+# Cases: which zoo model, which clean images, which methods. The cpu cases are issue 34's: the cpu-ls NFT table's
+# seed-0 models at 10% with its 1% clean share, drawn as that committed table drew it (from the images the attacker left
+# unpoisoned), and the cpu-ls FST table's 1% models with its 2% class-balanced hold-out. Those tables' attackers trained
+# with label smoothing 0.1 (the cpu recipe's default then), so the cases do too: the same zoo keys.
 NFT_TABLE = dict(arch='resnet18', width=16, recipe='cpu', epochs=12, attacker=dict(label_smoothing=0.1), ratio=0.1, seed=0,
                  train_images=None, holdout=0.0, clean_source='unpoisoned', clean_share=0.01, test_images=None)
 FST_TABLE = dict(NFT_TABLE, epochs=30, ratio=0.01, holdout=0.02, clean_source='holdout', clean_share=0.02)
