@@ -378,7 +378,7 @@ def anp(model:nn.Module, # the model to purify (a copy made by `purify`)
     model.defense_log = dict(pruned=pruned, channels=sum(m.numel() for m in masks), mask_mean=float(torch.cat([m.detach() for m in masks]).mean()))
     return model
 
-# %% ../nbs/15_baselines.ipynb #7214c547
+# %% ../nbs/15_baselines.ipynb #2bdd24bd
 IBAU_DEFAULTS = dict(rounds=5, K=5, lr=1e-4, amsgrad=True, batch_size=256, delta_lr=10.0, delta_reg=0.001, inner_step=0.1, outer_share=0.01,
                      tol=1e-10, augment=True)
 IBAU_RANGES = dict(
@@ -401,19 +401,19 @@ def fixed_point_grad(delta:torch.Tensor, # the inner variable at its current val
                      outer_loss, # L_out(delta) -> a scalar, differentiable in delta and params
                      K:int, # fixed-point iterations
                      tol:float=0.0): # stop early when v moves less than this
-    "The hypergradient of `outer_loss` w.r.t. `params` through delta's fixed point, by K fixed-point iterations."
+    "The hypergradient of `outer_loss` w.r.t. `params` through delta's fixed point, by K fixed-point iterations, and the outer loss."
     delta = delta.detach().requires_grad_(True)
-    g_d, *g_p = torch.autograd.grad(outer_loss(delta), [delta, *params], allow_unused=True)
+    out = outer_loss(delta)
+    g_d, *g_p = torch.autograd.grad(out, [delta, *params], allow_unused=True)
     mapped, v = fp_map(delta), torch.zeros_like(delta)
     for _ in range(K):
         prev, v = v, torch.autograd.grad(mapped, delta, grad_outputs=v, retain_graph=True)[0] + g_d
         if (v - prev).norm() < tol: break
     through = torch.autograd.grad(mapped, params, grad_outputs=v, allow_unused=True)
-    return [sum(t for t in (a, b) if t is not None) if a is not None or b is not None else torch.zeros_like(p)
-            for a, b, p in zip(through, g_p, params)]
+    return [(torch.zeros_like(p) if a is None else a) + (0 if b is None else b) for a, b, p in zip(through, g_p, params)], out.detach()
 
 
-# %% ../nbs/15_baselines.ipynb #0ce28f24
+# %% ../nbs/15_baselines.ipynb #0158e1f5
 @register_defense('i-bau', IBAU_RANGES, **IBAU_DEFAULTS)
 def i_bau(model:nn.Module, # the model to purify (a copy made by `purify`)
           clean, # the defender's clean images (an ImageSet)
@@ -439,12 +439,11 @@ def i_bau(model:nn.Module, # the model to purify (a copy made by `purify`)
         for xb, yb in cached:
             hit = torch.zeros(len(xb), 1, 1, 1, device=xb.device)
             hit[torch.randperm(len(xb), generator=g, device=xb.device)[:int(c['outer_share'] * len(xb))]] = 1
-            outer = lambda d: F.cross_entropy(model(xb + hit * d), yb)
-            loss = outer(delta).item()
-            if not math.isfinite(loss): raise FloatingPointError(f"i-bau: the outer loss became {loss} in round {r}; lower lr or delta_lr.")
-            for p, grad in zip(params, fixed_point_grad(delta, params, fp_map, outer, c['K'], c['tol'])): p.grad = grad
+            grads, loss = fixed_point_grad(delta, params, fp_map, lambda d: F.cross_entropy(model(xb + hit * d), yb), c['K'], c['tol'])
+            if not torch.isfinite(loss): raise FloatingPointError(f"i-bau: the outer loss became {loss.item()} in round {r}; lower lr or delta_lr.")
+            for p, grad in zip(params, grads): p.grad = grad
             opt.step(); opt.zero_grad(set_to_none=True); bar.update()
-        log['outer_loss'].append(loss)
+        log['outer_loss'].append(loss.item())
     bar.close(); model.defense_log = log
     return model
 
