@@ -38,7 +38,7 @@ def test_purify_a_checkpoint_and_refuse_bad_settings(tmp_path):
     r = run('purify', str(tmp_path/'m'), '--set', 'alhpa=0.5', '--device', 'cpu', '--out', str(tmp_path/'q'))
     assert r.returncode == 2 and "Unknown config key 'alhpa'" in r.stderr and not (tmp_path/'q.json').exists()
     r = run('purify', str(tmp_path/'m'), '--method', 'abl', '--device', 'cpu', '--out', str(tmp_path/'q'))
-    assert r.returncode == 2 and 'Known defenses: anp, clp, fe-tuning, fp, fst, ft, ft-init, ft-sam, lp, nad, nft, rnp, tsbd' in r.stderr
+    assert r.returncode == 2 and 'Known defenses: anp, clp, fe-tuning, fp, fst, ft, ft-init, ft-sam, i-bau, lp, nad, nft, rnp, tsbd' in r.stderr
 
 def test_bad_arguments_fail_before_any_work(tmp_path):
     "Names, numbers, missing inputs and unwritable outputs exit 2 with one line, before data loads or a model trains."
