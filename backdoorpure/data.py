@@ -399,10 +399,8 @@ def holdout_split(data:ImageSet, # set to split
     if not 0 < fraction < 1: raise ValueError(f"fraction must be in (0, 1), got {fraction}.")
     k = round(fraction * len(data))
     if balanced:
-        per, fewest = k // data.info.num_classes, int(torch.bincount(data.y, minlength=data.info.num_classes).min())
-        if fewest < per: raise ValueError(f"A class-balanced holdout of {fraction} takes {per} images of each class, but a class has only "
-                                          f"{fewest} of the {len(data)} images: lower the holdout or use more training images.")
-        held = class_balanced_indices(data.y, per, seed)
+        try: held = class_balanced_indices(data.y, k // data.info.num_classes, seed)
+        except ValueError as e: raise ValueError(f"A class-balanced holdout of {fraction} of {len(data)} images: {e} Lower the holdout or use more training images.") from None
     else: held = random_indices(len(data), k, seed)
     mask = torch.ones(len(data), dtype=torch.bool); mask[held] = False
     return data.subset(mask.nonzero().flatten()), data.subset(held)

@@ -104,7 +104,8 @@ def check_rows(table:str, p:dict, out:str|Path): # a table, its parameters and i
                              "were made with other parameters (another attacker's recipe, say). Pass another --out, or move that folder away.")
 
 # %% ../nbs/14_reproduce.ipynb #965de86c
-PRIORS = {'smoke': dict(model=30, rows=30), 'cpu': dict(model=2400, rows=600), 'cpu-ls': dict(model=2400, rows=600), 'paper-fast': dict(model=60, rows=60), 'paper': dict(model=1800, rows=300)}
+PRIORS = {'smoke': dict(model=30, rows=30), 'cpu': dict(model=2400, rows=600), 'paper-fast': dict(model=60, rows=60), 'paper': dict(model=1800, rows=300)}
+PRIORS['cpu-ls'] = PRIORS['cpu']  # the same models and defenses, another attacker's recipe
 
 class Estimates:
     "Seconds per model and per table group: the mean measured in this run, else the scale's prior."

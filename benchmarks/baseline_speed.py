@@ -12,10 +12,11 @@ import argparse, re
 import torch
 from backdoorpure.core import device_name, get_device, write_json
 from backdoorpure.data import load_dataset
-from backdoorpure.defense import defender_data, purify
+import backdoorpure.baselines  # registers the baselines
+from backdoorpure.defense import DEFENSES, defender_data, purify
 from backdoorpure.zoo import backdoored_model
 
-BASELINES = ('clp', 'ft-sam', 'nad', 'fp', 'rnp', 'anp', 'i-bau')
+BASELINES = [n for n in DEFENSES.names() if DEFENSES.get(n).__module__ == 'backdoorpure.baselines']  # every defense of nbs/15_baselines
 REFERENCES = {'ft (100 epochs)': ('ft', dict(epochs=100)), 'ft (10 epochs)': ('ft', dict(epochs=10))}
 EXEMPT = ('i-bau', 'anp')  # the aim is at most 3x FT's seconds, except for these two, whose ratio is only reported
 
