@@ -191,8 +191,11 @@ def read_cifar10(root:Path): # data root holding cifar10/
 
 @register_dataset(DatasetInfo('gtsrb', 43, 32, 3, (0., 0., 0.), (1., 1., 1.), flip=False))
 def read_gtsrb(root:Path): # data root holding gtsrb32/
-    "GTSRB resized to 32x32, from the packed copy in `root/gtsrb32`."
-    return read_packed(_packed_or_download(root, 'gtsrb32', None, 'GTSRB (32x32 packed copy)'))
+    "GTSRB resized to 32x32, from the packed copy in `root/gtsrb32`, its training images in one fixed shuffled order."
+    xtr, ytr, xte, yte = read_packed(_packed_or_download(root, 'gtsrb32', None, 'GTSRB (32x32 packed copy)'))
+    order = _gtsrb_order(len(xtr)); return xtr[order], ytr[order], xte, yte
+
+def _gtsrb_order(n:int): return np.random.default_rng(0).permutation(n)  # the official order runs class by class
 
 # %% ../nbs/01_data.ipynb #886b192f
 def gtsrb_tracks(root:str|Path|None=None): # data folder holding gtsrb32/ (see `data_root`)
@@ -200,7 +203,8 @@ def gtsrb_tracks(root:str|Path|None=None): # data folder holding gtsrb32/ (see `
     folder = _packed_or_download(data_root(root), 'gtsrb32', None, 'GTSRB (32x32 packed copy)')
     shards = sorted(f['name'][:-4] for f in verify_manifest(folder)['files'] if f['name'].startswith('train') and f['name'].endswith('.npz'))
     parts = [np.load(folder/f'{s}.npz', allow_pickle=False) for s in shards]
-    return np.concatenate([p['y'].astype(np.int64) * 1000 + p['track'] for p in parts])
+    ids = np.concatenate([p['y'].astype(np.int64) * 1000 + p['track'] for p in parts])
+    return ids[_gtsrb_order(len(ids))]
 
 DATASET_GROUPS = {'gtsrb': gtsrb_tracks}  # datasets whose training images come in groups of one physical object
 

@@ -158,13 +158,13 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  recipe:str='cpu', width:int=16, train_images:int|None=None, epochs:int|dict|None=None, # how it was trained (epochs: see `attack_overrides`)
                  holdout:float=0.0, # the defender's hold-out (FST's protocol)
                  clean_source:str='holdout', clean_share:float=0.02, # see `defender_data`
-                 clean_groups:bool=True, # draw 'random' and 'unpoisoned' data by whole groups where the dataset has them (GTSRB's tracks)
                  configs:dict|None=None, # {method: config overrides}
                  device='auto',
                  test_images:int|None=None, # evaluate on this many test images drawn at random (all when None)
                  defense_seed:int|None=None, # seed of the defenses' own randomness (default: the model's seed)
                  train_overrides:dict|None=None, # the attacker's training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
-                 dtype:str|None=None): # precision of the defenses (default: the one the model was trained in)
+                 dtype:str|None=None, # precision of the defenses (default: the one the model was trained in)
+                 clean_groups:bool=True): # draw 'random' and 'unpoisoned' data by whole groups where the dataset has them (GTSRB's tracks)
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
                                   holdout=holdout, train_overrides=attack_overrides(epochs, ratio, train_overrides))

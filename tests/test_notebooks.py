@@ -24,3 +24,14 @@ def test_every_scale_file_sets_only_parameters_of_its_notebook(scale):
     names = {t.id for node in ast.parse(''.join(params[0]['source'])).body if isinstance(node, ast.Assign) for t in node.targets}
     unknown = set(yaml.safe_load(scale.read_text())) - names
     assert not unknown, f'{scale.name} sets {sorted(unknown)}, which {nb.name} does not define; known: {sorted(names)}'
+
+def test_a_reproduction_notebook_runs_on_a_gtsrb_slice(tmp_path, cache):
+    "GTSRB (43 classes, no flip, mean 0 and std 1, whole-track defender data) through the TSBD table's smoke scale: FT, FST, TSBD and NFT."
+    from backdoorpure.data import data_root
+    if not (data_root()/'gtsrb32'/'MANIFEST.json').exists(): pytest.skip('no GTSRB copy: set BACKDOORPURE_DATA (CI points it at ../shared/datasets)')
+    import json, papermill as pm
+    pm.execute_notebook(str(ROOT/'nbs'/'22_tsbd.ipynb'), str(tmp_path/'out.ipynb'), parameters=dict(dataset='gtsrb', out_dir=str(tmp_path/'out')),
+                        cwd=str(ROOT/'nbs'), progress_bar=False)
+    rows = [r for f in (tmp_path/'out'/'rows').glob('*.json') for r in json.loads(f.read_text())]
+    assert {r['method'] for r in rows} == {'none', 'ft', 'fst', 'tsbd', 'nft'}
+    assert all(r['clean_images'] == round(0.01 * 39209) and 0 <= r['asr'] <= 100 for r in rows)
