@@ -88,6 +88,10 @@ def clean_composition(clean:ImageSet, # the defender's data (`defender_data`)
     return out.rename_axis('class')
 
 # %% ../nbs/09_defense.ipynb #efd04ea2
+def _defense_autocast(device:torch.device, amp): # where the defense runs; an `autocast_dtype`, or None for fp32
+    "The autocast a defense runs in, without the weight cache: a defense updates its weights between forwards."
+    return torch.autocast(device.type, dtype=amp, enabled=amp is not None, cache_enabled=False)
+
 def purify(model:nn.Module, # a (backdoored) classifier; never modified
            clean:ImageSet, # the defender's clean data
            method:str='fst', # a registered defense: see `DEFENSES`
@@ -106,7 +110,7 @@ def purify(model:nn.Module, # a (backdoored) classifier; never modified
     new = copy.deepcopy(model); set_memory_format(new, dev, is_channels_last(model))  # contiguous where oneDNN bug 6035 bites
     record = RunRecord(seed=seed, config=dict(cfg), device=str(dev), device_name=device_name(dev), dtype=dtype)
     seed_everything(seed)
-    with record, torch.autocast(dev.type, dtype=amp, enabled=amp is not None): new = DEFENSES.get(method)(new, clean.to(dev), cfg, seed)
+    with record, _defense_autocast(dev, amp): new = DEFENSES.get(method)(new, clean.to(dev), cfg, seed)
     new.eval()
     report = dict(method=method, seconds=record.wall_s, device=record.device_name, torch=record.torch_version, dtype=dtype, seed=seed,
                   clean_images=len(clean), config=dict(cfg), log=getattr(new, 'defense_log', None))  # what a defense chose, e.g. TSBD's n
