@@ -10,7 +10,7 @@ import argparse, json
 from pathlib import Path
 import pandas as pd
 import torch
-from backdoorpure.core import Config, config_key, write_json
+from backdoorpure.core import Config, atomic_write, config_key, write_json
 from backdoorpure.data import load_dataset
 from backdoorpure.defense import defender_data, purify
 from backdoorpure.metrics import backdoor_metrics
@@ -77,6 +77,6 @@ def main():
                     write_json(file(s), row); print(json.dumps(row)[:300], flush=True)
     found = [json.loads(p.read_text()) for p in sorted(rows.glob('*.json'))]
     if found:
-        out = OUT/'parity.csv'; tmp = out.with_suffix('.tmp'); table(found).to_csv(tmp, index=False); tmp.replace(out); print(out)
+        atomic_write(OUT/'parity.csv', table(found).to_csv(index=False)); print(OUT/'parity.csv')
 
 if __name__ == '__main__': main()
