@@ -8,7 +8,7 @@ Docs: https://backdoorpure.github.io/backdoorpure/cli.html.md"""
 __all__ = ['DEMO_CONFIGS', 'train_clean', 'purify_checkpoint', 'purification_demo', 'build_parser', 'main', 'preflight']
 
 # %% ../nbs/90_cli.ipynb #26f0a796
-import argparse, json, os, sys
+import argparse, json, os, sys, tempfile
 from pathlib import Path
 
 # %% ../nbs/90_cli.ipynb #72345320
@@ -285,6 +285,8 @@ def _check_out(path, # where the command writes
     existing = next(p for p in [target, *target.parents] if p.exists())
     if not existing.is_dir(): raise ValueError(f"{what} {path}: {existing} is a file, so the folder {target} cannot be made; pick another path.")
     if not os.access(existing, os.W_OK | os.X_OK): raise ValueError(f"{what} {path}: {existing} is not writable; pick another path.")
+    try: tempfile.TemporaryFile(dir=existing).close()  # what `access` misses: a read-only mount, or a folder only root's bits allow
+    except OSError as e: raise ValueError(f"{what} {path}: {existing} is not writable ({e.strerror}); pick another path.") from None
 
 def preflight(a): # parsed arguments of one subcommand
     "Check names, numbers, input files and the output of a command before any work; raises what `main` reports in one line."
@@ -295,7 +297,7 @@ def preflight(a): # parsed arguments of one subcommand
         _check_range('--seed', a.seed, 0)
     if c == 'train': train_config(a.recipe, _train_overrides(a))
     if c == 'attack':  # the zoo's own checks: attack, ratio, hold-out, recipe keys and precision
-        _check_range('--target', a.target, 0)
+        _check_range('--target', a.target, 0, DATASETS.get(a.dataset).info.num_classes - 1)
         zoo_config(a.dataset, a.arch, a.attack, a.ratio, a.seed, a.recipe, a.width, a.target, holdout=a.holdout,
                    train_overrides=_train_overrides(a), device=a.device)
     if getattr(a, 'dtype', None) is not None: resolve_dtype(get_device(a.device), a.dtype)  # unknown, or bf16 where it cannot run
@@ -306,10 +308,12 @@ def preflight(a): # parsed arguments of one subcommand
     if c == 'purify':
         defense_config(a.method, **_parse_set(a.set))  # unknown method or keys, before any work
         if a.attack is not None: ATTACKS.get(a.attack)
-        _check_range('--clean-share', a.clean_share, 0, 1, lo_open=True); _check_range('--target', a.target, 0); _check_range('--seed', a.seed, 0)
+        _check_range('--clean-share', a.clean_share, 0, 1, lo_open=True); _check_range('--seed', a.seed, 0)
         for ext in ('.safetensors', '.json'):
             if not Path(str(a.checkpoint) + ext).is_file():
                 raise FileNotFoundError(f"No checkpoint {a.checkpoint}: {a.checkpoint}{ext} is missing (a checkpoint is NAME.safetensors plus NAME.json).")
+        model, _ = load_checkpoint(a.checkpoint)  # its weights' sha256 and its sidecar, before any data loads
+        _check_range('--target', a.target, 0, model.spec['num_classes'] - 1)
     if c == 'convert' and not Path(a.record).is_file(): raise FileNotFoundError(f"No BackdoorBench record at {a.record}.")
     if c == 'reproduce':
         check_choice(a.tables.split(','), a.scale); _seeds(a.seeds)
