@@ -75,7 +75,8 @@ def surrogate_config(cfg:dict): # a `zoo_config` of a backdoored model
 def make_backdoor(cfg:dict, # a `zoo_config`
                   device='auto', # where to train
                   root=None, # data folder
-                  checkpoint=None): # training-state file to resume from and save to (see `train`)
+                  checkpoint=None, # training-state file to resume from and save to (see `train`)
+                  watch:int=0): # log the ASR on this many random triggered test images after every epoch ('test_acc')
     "Poison, train and evaluate one model (no caching of its own); returns (model, attack, arrays, metrics, history, record)."
     cfg = Config(cfg); dev = get_device(device)
     data = load_dataset(cfg.dataset, root=root, device=dev)
@@ -88,7 +89,10 @@ def make_backdoor(cfg:dict, # a `zoo_config`
         poisoned = attack.poison_train(train_set, cfg.ratio, cfg.seed)
     seed_everything(cfg.seed)
     model = create_model(cfg.arch, data.info.num_classes, cfg.width, data.info.channels)
-    history, record = train(model, poisoned.data, dict(cfg.train, device=str(dev)), checkpoint=checkpoint)
+    seen = None  # triggered test images labelled with the target: accuracy on them is the ASR
+    if watch and attack is not None and not cfg.all_to_all:
+        t = attack.poison_test(data.test).sample(watch, cfg.seed); seen = ImageSet(t.x, torch.full_like(t.y, cfg.target), t.info, t.index)
+    history, record = train(model, poisoned.data, dict(cfg.train, device=str(dev)), checkpoint=checkpoint, test=seen)
     dtype = cfg.train['dtype']  # evaluated at the precision it was trained in
     metrics = (dict(c_acc=accuracy(model, data.test, dtype=dtype)) if attack is None else
                backdoor_metrics(model, data.test, attack.poison_test(data.test), cfg.target if not cfg.all_to_all else None, dtype=dtype))

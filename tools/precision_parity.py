@@ -73,7 +73,7 @@ def main():
             for method in filter(None, a.defenses.split(',')):
                 file = lambda s: rows/f'{key}_{cfg["train"]["dtype"]}_{method}_{s}.json'
                 todo = [s for s in (FST_TUNINGS if method == 'fst' else (0,)) if not file(s).exists()]
-                for s, row in defense_rows(cfg, data, key, method, todo):
+                for s, row in defense_rows(cfg, data, key, method, todo) if todo else ():  # no model load when every row exists
                     write_json(file(s), row); print(json.dumps(row)[:300], flush=True)
     found = [json.loads(p.read_text()) for p in sorted(rows.glob('*.json'))]
     if found:
