@@ -1,6 +1,7 @@
-"""One attacked model trained from scratch under a recipe with overrides, with its ASR on 2,000 random triggered test images after
-every epoch (trials committed before 2026-12-06 watched the first 2,000, which are of classes 1 and 2 only): what a faster attack-training recipe needs to know (when, if at all, the backdoor implants). FST's
-protocol (a class-balanced 2% hold-out), width 16; nothing is cached. Writes results/recipe-trials/cpu/<name>.json.
+"""One attacked model trained from scratch under a recipe with overrides, with its ASR on 2,000 random triggered test
+images after every epoch (trials committed before 2026-12-06 watched the first 2,000, of classes 1 and 2 only): what a
+faster attack-training recipe needs to know (when, if at all, the backdoor implants). FST's protocol (a class-balanced
+2% hold-out), width 16; nothing is cached. Writes results/recipe-trials/cpu/<name>.json.
 
     python tools/recipe_trial.py lr0.02 --attack badnets --ratio 0.01 --set dtype=bf16 epochs=15 lr=0.02"""
 import argparse, json
