@@ -117,7 +117,7 @@ def _add_train_args(p, epochs:int|None):
     p.add_argument('--train-images', type=int, default=None, help='train on the first N images only (default: all)')
     p.add_argument('--seed', type=int, default=0, help='seed (default: %(default)s)')
     p.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
-    p.add_argument('--dtype', default=None, help="precision: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: the recipe's; the cpu recipe's is fp32)")
+    p.add_argument('--dtype', default=None, help="precision: 'auto' (bf16 on GPUs and on CPUs with AMX or AVX512-BF16, else fp32), 'fp32', 'bf16' or 'fp16' (default: the recipe's; the cpu recipe's is fp32)")
     p.add_argument('--root', default=None, help='data folder (default: $BACKDOORPURE_DATA, else ~/.cache/backdoorpure/data)')
 
 def build_parser():
@@ -134,7 +134,7 @@ def build_parser():
     demo.add_argument('--methods', nargs='+', default=None, help=f"defenses to run, from: {', '.join(DEFENSES.names())} (default: {' '.join(DEMO_CONFIGS)})")
     demo.add_argument('--out', default='runs/demo', help='folder for purify.json and purify.png (default: %(default)s)')
     demo.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
-    demo.add_argument('--dtype', default=None, help="precision of training and defenses: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: the cpu recipe's, fp32)")
+    demo.add_argument('--dtype', default=None, help="precision of training and defenses: 'auto' (bf16 on GPUs and on CPUs with AMX or AVX512-BF16, else fp32), 'fp32', 'bf16' or 'fp16' (default: the cpu recipe's, fp32)")
     demo.add_argument('--root', default=None, help='data folder (default: $BACKDOORPURE_DATA, else ~/.cache/backdoorpure/data)')
     tr = sub.add_parser('train', help='train a clean model and save a checkpoint', description='Train a clean model and save a checkpoint.')
     _add_train_args(tr, epochs=None)
@@ -158,7 +158,7 @@ def build_parser():
     pu.add_argument('--out', required=True, help='checkpoint name for the purified model')
     pu.add_argument('--seed', type=int, default=0, help='seed (default: %(default)s)')
     pu.add_argument('--device', default='auto', help="'auto', 'cpu', 'cuda' (default: %(default)s)")
-    pu.add_argument('--dtype', default='auto', help="precision: 'auto' (bf16 on GPUs and AMX CPUs, else fp32), 'fp32', 'bf16' or 'fp16' (default: %(default)s)")
+    pu.add_argument('--dtype', default='auto', help="precision: 'auto' (bf16 on GPUs and on CPUs with AMX or AVX512-BF16, else fp32), 'fp32', 'bf16' or 'fp16' (default: %(default)s)")
     pu.add_argument('--root', default=None, help='data folder (default: $BACKDOORPURE_DATA, else ~/.cache/backdoorpure/data)')
     cv = sub.add_parser('convert', help="turn a BackdoorBench attack_result.pt into a safetensors checkpoint",
                         description="Read a BackdoorBench attack record with weights_only loading and write our checkpoint (safetensors + JSON sidecar).")

@@ -79,7 +79,7 @@ def real_blended(tmp_path_factory): return fashion_backdoor(tmp_path_factory, 'b
 # plain cross-entropy (the default since the attacker-recipe ablation) CI measured on the BadNets model (2 workers, 1 thread
 # each, Intel Xeon): FST 40.8% ASR, FT 95.5%, TSBD 16.0%, so at this size FST's outcome depends on the attacker's recipe
 # the other way round from the cpu scale, where label smoothing is what defeats it. All these figures were measured in
-# fp32, so the tests pin it (under dtype 'auto' an AMX CPU would run the defenses in bf16).
+# fp32, so the tests pin it (under dtype 'auto' a CPU with AMX or AVX512-BF16 would run the defenses in bf16).
 
 def test_fst_removes_a_real_backdoor_that_fine_tuning_keeps(real_badnets):
     model, rec, data, clean, poisoned = real_badnets
