@@ -13,8 +13,6 @@ import torch
 from backdoorpure.core import Config, atomic_write, config_key, write_json
 from backdoorpure.data import load_dataset
 from backdoorpure.defense import defender_data, purify
-from backdoorpure.metrics import backdoor_metrics
-from backdoorpure.train import accuracy
 from backdoorpure.zoo import cached_model, zoo_dir
 
 OUT = Path(__file__).resolve().parents[1]/'results'/'precision-parity'/'cpu'
@@ -28,11 +26,9 @@ def twin(key:str): # zoo key of a cached fp32 model
     if cfg['train']['dtype'] != 'fp32': raise SystemExit(f"{key} was trained in {cfg['train']['dtype']}; pass the key of an fp32 model.")
     return cfg, Config(cfg, train=dict(cfg['train'], dtype='bf16'))
 
-def model_row(cfg, data, pair):
-    "C-Acc (and ASR, RA) of the model of `cfg` on the full test set, in its own precision, with its training time."
-    model, rec = cached_model(cfg, 'cpu'); dtype = cfg['train']['dtype']
-    m = (dict(c_acc=accuracy(model, data.test, dtype=dtype)) if cfg['attack'] is None else
-         backdoor_metrics(model, data.test, rec['attack'].poison_test(data.test), cfg['target'], dtype=dtype))
+def model_row(cfg, pair):
+    "C-Acc (and ASR, RA) of the model of `cfg` on the full test set in its own precision, as its zoo entry recorded them, with its training time."
+    _, rec = cached_model(cfg, 'cpu'); dtype = cfg['train']['dtype']; m = rec['metrics']
     return dict(kind='model', pair=pair, model_key=config_key(cfg), attack=cfg['attack'] or 'clean', ratio=cfg['ratio'], seed=cfg['seed'],
                 dtype=dtype, epochs=cfg['train']['epochs'], train_seconds=rec['run']['wall_s'], **{k: round(100 * v, 2) for k, v in m.items()})
 
@@ -67,7 +63,7 @@ def main():
     for key in a.keys:
         for cfg in twin(key):
             name = rows/f'{key}_{cfg["train"]["dtype"]}.json'
-            if not name.exists(): write_json(name, model_row(cfg, data, key))
+            if not name.exists(): write_json(name, model_row(cfg, key))
             print(name.read_text()[:300], flush=True)
             if cfg['attack'] is None or not cfg['holdout']: continue
             for method in filter(None, a.defenses.split(',')):
