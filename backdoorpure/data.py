@@ -421,6 +421,9 @@ def holdout_split(data:ImageSet, # set to split
     if not 0 < fraction < 1: raise ValueError(f"fraction must be in (0, 1), got {fraction}.")
     k = round(fraction * len(data))
     if balanced:
+        if k < data.info.num_classes:
+            raise ValueError(f"A class-balanced holdout of {fraction} of {len(data)} images holds {k} images, fewer than one for each of "
+                             f"the {data.info.num_classes} classes. Raise the holdout or use more training images.")
         try: held = class_balanced_indices(data.y, k // data.info.num_classes, seed)
         except ValueError as e: raise ValueError(f"A class-balanced holdout of {fraction} of {len(data)} images: {e} Lower the holdout or use more training images.") from None
     else: held = random_indices(len(data), k, seed)
