@@ -288,13 +288,19 @@ def row_file(folder:str|Path, attack:str, ratio:float, seed:int): # a results fo
 
 def resumable_rows(folder:str|Path, # results folder; rows live in folder/'rows'
                    keys, # (attack, ratio, seed) triples, in the order to compute them
-                   compute, # compute(attack, ratio, seed) -> list of row dicts
-                   only_cached:bool=False): # skip missing rows instead of computing them
+                   compute, # compute(attack, ratio, seed[, methods]) -> list of row dicts
+                   only_cached:bool=False, # skip missing rows instead of computing them
+                   methods:list|None=None): # defenses every key must have: a stored key that lacks some gets just those added
     "The rows of every key, read from their `row_file` or computed and written there; one flat list."
     rows = []
     for attack, ratio, seed in keys:
         path = row_file(folder, attack, ratio, seed)
-        if path.exists(): rows += json.loads(path.read_text())
+        if path.exists():
+            old = json.loads(path.read_text()); have = {r.get('method') for r in old}
+            missing = [m for m in methods or () if m not in have]
+            if missing and not only_cached:  # a new column: its rows only, the undefended row is already there
+                old += [r for r in compute(attack, ratio, seed, missing) if r.get('method') in missing]; write_json(path, old)
+            rows += old
         elif not only_cached:
             new = compute(attack, ratio, seed); write_json(path, new); rows += new
     return rows
