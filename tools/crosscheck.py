@@ -30,17 +30,19 @@ STD = (0.247, 0.243, 0.261)  # our CIFAR-10 normalisation's std (BackdoorBench's
 
 # Cases: which zoo model, which clean images, which methods. The cpu cases are issue 34's: the cpu-ls NFT table's
 # seed-0 models at 10% with its 1% clean share, drawn as that committed table drew it (from the images the attacker left
-# unpoisoned), and the cpu-ls FST table's 1% models with its 2% class-balanced hold-out. Those tables' attackers trained
-# with label smoothing 0.1 (the cpu recipe's default then), so the cases do too: the same zoo keys.
+# unpoisoned); that table's attacker trained with label smoothing 0.1 (the cpu recipe's default then), so these cases do
+# too: the same zoo keys. The FST cases are the cpu FST table's seed-0 models at 1% (plain cross-entropy, the attacker
+# in bf16, 30 epochs: the same zoo keys as results/fst/cpu) with its 2% class-balanced hold-out.
 NFT_TABLE = dict(arch='resnet18', width=16, recipe='cpu', epochs=12, attacker=dict(label_smoothing=0.1), ratio=0.1, seed=0,
                  train_images=None, holdout=0.0, clean_source='unpoisoned', clean_share=0.01, test_images=None)
-FST_TABLE = dict(NFT_TABLE, epochs=30, ratio=0.01, holdout=0.02, clean_source='holdout', clean_share=0.02)
+FST_TABLE = dict(NFT_TABLE, epochs=30, attacker=dict(dtype='bf16'), ratio=0.01, holdout=0.02, clean_source='holdout', clean_share=0.02)
 CASES = {
     'smoke': [dict(NFT_TABLE, attack='badnets', width=8, epochs=1, train_images=2000, clean_share=0.004, test_images=300,
                    methods=list(METHODS))],
     'cpu': [dict(NFT_TABLE, attack=a, methods=list(METHODS)) for a in ('badnets', 'blended', 'sig', 'wanet')]
-           + [dict(FST_TABLE, attack=a, methods=['fst']) for a in ('badnets', 'blended')],
+           + [dict(FST_TABLE, attack=a, methods=['fst']) for a in ('badnets', 'blended', 'sig', 'lc')],
 }
+DTYPE = 'fp32'  # both sides defend and are evaluated in fp32, as the official code runs on a CPU
 # Shorter official schedules at the smoke scale only (seconds, numbers meaningless); the cpu scale runs the defaults.
 SMOKE = dict(fst=dict(epochs=1), tsbd=dict(unlearn_max_epochs=2, ft_epochs=1), nft=dict(rounds=2, steps_per_round=3))
 
@@ -287,13 +289,14 @@ def verdict(ours:dict, theirs:dict):
     return 'agrees' if close else 'differs'
 
 def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosscheck', methods=METHODS, threads:int=0, device='cpu',
-               defense_seeds=None, attacks=None): # seeds of both sides' defenses (default: the model's); only these attacks
+               defense_seeds=None, attacks=None, ratios=None): # seeds of both sides' defenses (default: the model's); only these attacks, ratios
     "Run every case of `scale` for `methods`; rows are added to out/{method}.json as they finish and reused when present."
     from backdoorpure.core import write_json
     from backdoorpure.defense import purify
     from backdoorpure.metrics import backdoor_metrics
     threads = threads or torch.get_num_threads()
-    cases = [dict(c, defense_seed=s) for c in CASES[scale] if attacks is None or c['attack'] in attacks for s in (defense_seeds or [c['seed']])]
+    cases = [dict(c, defense_seed=s) for c in CASES[scale] if (attacks is None or c['attack'] in attacks) and (ratios is None or c['ratio'] in ratios)
+             for s in (defense_seeds or [c['seed']])]
     for case in cases:
         todo = [m for m in case['methods'] if m in methods]
         files = {m: Path(out)/f'{m}.json' for m in todo}
@@ -302,19 +305,19 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
         if not todo: continue
         model, rec, clean, test, ptest = prepare(case, device)
         target = rec['attack'].target
-        before = backdoor_metrics(model, test, ptest, target)
+        before = backdoor_metrics(model, test, ptest, target, dtype=DTYPE)
         for m in todo:
             settings = dict(seed=case['defense_seed'], **(SMOKE[m] if scale == 'smoke' else {}))
             config = dict(settings); config.pop('seed')
-            _, ours = purify(model, clean, m, config, test, ptest, target, device, case['defense_seed'], before)
+            _, ours = purify(model, clean, m, config, test, ptest, target, device, case['defense_seed'], before, dtype=DTYPE)
             if m == 'tsbd': settings['neuron_ratio'] = ours['log']['neuron_ratio']
             theirs_model, secs, patches, deviations = run_official(m, repos, model, rec, clean, test, ptest, settings, threads)
-            theirs = backdoor_metrics(theirs_model, test, ptest, target)
+            theirs = backdoor_metrics(theirs_model, test, ptest, target, dtype=DTYPE)
             pct = lambda d: {k: round(100 * d[k], 2) for k in ('c_acc', 'asr', 'ra')}
             row = dict(case_key=case_key(case), case={k: v for k, v in case.items() if k != 'methods'}, model_key=rec['key'],
                        clean_images=len(clean), test_images=len(test), before=pct(before), ours=dict(pct(ours), seconds=ours['seconds']),
                        official=dict(pct(theirs), seconds=secs), settings=settings,
-                       device=ours['device'], torch=ours['torch'], threads=threads)
+                       device=ours['device'], torch=ours['torch'], dtype=DTYPE, threads=threads)
             docs[m].update(official_commit=commit_of(repos['tsbd' if m == 'tsbd' else m]), patches=patches, deviations=deviations,
                            **({'backdoorbench_commit': commit_of(repos['backdoorbench']), 'fst_commit': commit_of(repos['fst'])} if m == 'tsbd' else {}))
             row['verdict'] = verdict(row['ours'], row['official'])
@@ -343,6 +346,7 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     p.add_argument('--defense-seeds', default='', help="comma-separated seeds of both sides' defenses (default: the model's seed)")
     p.add_argument('--attacks', default='', help='comma-separated attacks: run only these cases')
+    p.add_argument('--ratios', default='', help='comma-separated poisoning ratios: run only these cases (e.g. 0.01 for the FST table\'s)')
     a = p.parse_args(argv)
     methods = [m.strip() for m in a.methods.split(',') if m.strip()]
     if bad := set(methods) - set(METHODS): p.error(f"unknown methods {sorted(bad)}; choose from {', '.join(METHODS)}")
@@ -351,6 +355,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     seeds = [int(s) for s in a.defense_seeds.split(',') if s.strip()] or None
     attacks = [s.strip() for s in a.attacks.split(',') if s.strip()] or None
-    crosscheck({k: v.resolve() for k, v in repos.items() if v}, a.scale, a.out, methods, a.threads, 'cpu', seeds, attacks)
+    ratios = [float(s) for s in a.ratios.split(',') if s.strip()] or None
+    crosscheck({k: v.resolve() for k, v in repos.items() if v}, a.scale, a.out, methods, a.threads, 'cpu', seeds, attacks, ratios)
 
 if __name__ == '__main__': main()
