@@ -23,7 +23,7 @@ from .attacks import ATTACKS, create_attack
 from .zoo import backdoored_model, cached_model, zoo_config, zoo_dir
 from .interop import read_backdoorbench
 from .defense import DEFENSES, defense_config, purify, compare_defenses, defender_data, plot_defenses
-from .reproduce import SCALES, TABLES, check_address, check_choice, default_out, reproduce
+from .reproduce import SCALES, TABLE_DATASETS, TABLES, check_address, check_choice, default_out, reproduce, table_params
 
 # %% ../nbs/90_cli.ipynb #7a83d916
 def train_clean(dataset:str='cifar10', # registered dataset
@@ -174,6 +174,7 @@ def build_parser():
                                     'recomputes nothing that finished.')
     rp.add_argument('--tables', default=','.join(TABLES), help=f"comma-separated, from: {', '.join(TABLES)} (default: all)")
     rp.add_argument('--scale', default='smoke', help=f"one of: {', '.join(SCALES)} (default: %(default)s; cpu takes hours on 2 cores, paper needs a GPU)")
+    rp.add_argument('--datasets', default='cifar10', help=f"comma-separated, from: {', '.join(TABLE_DATASETS)}; another dataset than CIFAR-10 runs the scale SCALE-DATASET, e.g. cpu-gtsrb (default: %(default)s)")
     rp.add_argument('--seeds', default=None, help="comma-separated model seeds, e.g. 0,1 (default: the scale's)")
     rp.add_argument('--time-budget', type=float, default=None, metavar='MIN', help='start nothing that would end after MIN minutes; seed 0 of every table comes first (default: no limit)')
     rp.add_argument('--ray', default=None, metavar='auto|HOST:PORT', help="run each model as a Ray task: 'auto' starts a local Ray, HOST:PORT joins a cluster whose nodes share BACKDOORPURE_CACHE (needs the cluster extra)")
@@ -242,7 +243,7 @@ def _seeds(text:str|None): # the --seeds value
     return seeds
 
 def _run_reproduce(a):
-    rep, s = reproduce(a.tables.split(','), a.scale, _seeds(a.seeds), a.time_budget, a.ray, a.out, a.threads)
+    rep, s = reproduce(a.tables.split(','), a.scale, _seeds(a.seeds), a.time_budget, a.ray, a.out, a.threads, a.datasets.split(','))
     print(f"{s['models']} models trained, notebooks run: {', '.join(s['notebooks']) or 'none'}; {s['minutes']:.1f} min")
     if s['stopped']: print(f"stopped by the time budget: {s['stopped']}; run the same command again to go on")
     counts = rep.verdict.str.split(':').str[0].value_counts()
@@ -316,7 +317,9 @@ def preflight(a): # parsed arguments of one subcommand
         _check_range('--target', a.target, 0, model.spec['num_classes'] - 1)
     if c == 'convert' and not Path(a.record).is_file(): raise FileNotFoundError(f"No BackdoorBench record at {a.record}.")
     if c == 'reproduce':
-        check_choice(a.tables.split(','), a.scale); _seeds(a.seeds)
+        check_choice(a.tables.split(','), a.scale, a.datasets.split(',')); _seeds(a.seeds)
+        for t in a.tables.split(','):
+            for d in a.datasets.split(','): table_params(t, a.scale, dataset=d)  # a scale without its YAML (e.g. paper-gtsrb) fails here
         _check_range('--time-budget', a.time_budget, 0); _check_range('--threads', a.threads, 1)
         if a.ray not in (None, 'auto'): check_address(a.ray)  # one line within 10 s when nothing answers
         _check_out(a.out or default_out(a.scale), folder=True)

@@ -6,7 +6,8 @@ Docs: https://backdoorpure.github.io/backdoorpure/defense.html.md"""
 
 # %% auto #0
 __all__ = ['DEFENSES', 'register_defense', 'defense_config', 'check_defense_inputs', 'defender_data', 'clean_composition',
-           'purify', 'compare_defenses', 'plot_defenses', 'defense_rows', 'summary_table', 'save_table']
+           'share_composition', 'purify', 'compare_defenses', 'plot_defenses', 'defense_rows', 'summary_table',
+           'save_table']
 
 # %% ../nbs/09_defense.ipynb #651bd151
 import copy
@@ -86,6 +87,19 @@ def clean_composition(clean:ImageSet, # the defender's data (`defender_data`)
         g = torch.as_tensor(groups)[clean.index.cpu()]
         out['groups'] = [torch.unique(g[y == k]).numel() for k in range(clean.info.num_classes)]
     return out.rename_axis('class')
+
+# %% ../nbs/09_defense.ipynb #57139924
+def share_composition(dataset:str, # a registered dataset whose training images come in groups (`dataset_groups`)
+                      share:float, # the defender's share of the training set ('random' protocol, no hold-out)
+                      seed:int=0): # randomness of the draws
+    "Images and distinct groups per class of a random defender share of `dataset`, drawn by whole groups and by image."
+    import pandas as pd
+    groups = dataset_groups(dataset)
+    if groups is None: raise ValueError(f"{dataset}'s training images come in no groups, so drawing by group and by image are the same draw.")
+    train, empty = load_dataset(dataset).train, torch.zeros(0, dtype=torch.long)
+    rec = dict(holdout_index=empty, poison_index=empty, cross_index=empty)
+    return pd.concat({how: clean_composition(defender_data(rec, train, 'random', share, seed, g), groups)
+                      for how, g in (('by group', groups), ('by image', None))}, axis=1)
 
 # %% ../nbs/09_defense.ipynb #efd04ea2
 def _defense_autocast(device:torch.device, amp): # where the defense runs; an `autocast_dtype`, or None for fp32
