@@ -23,7 +23,8 @@ from .attacks import ATTACKS, create_attack
 from .zoo import backdoored_model, cached_model, zoo_config, zoo_dir
 from .interop import read_backdoorbench
 from .defense import DEFENSES, defense_config, purify, compare_defenses, defender_data, plot_defenses
-from .reproduce import SCALES, TABLE_DATASETS, TABLES, check_address, check_choice, default_out, reproduce, table_params
+from .report import TABLE_DATASETS
+from .reproduce import SCALES, TABLES, check_address, check_choice, default_out, reproduce, table_params
 
 # %% ../nbs/90_cli.ipynb #7a83d916
 def train_clean(dataset:str='cifar10', # registered dataset
