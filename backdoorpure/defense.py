@@ -185,7 +185,7 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  clean_groups:bool=True): # draw 'random' and 'unpoisoned' data by whole groups where the dataset has them (GTSRB's tracks)
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
-                                  holdout=holdout, train_overrides=attack_overrides(epochs, ratio, train_overrides))
+                                  holdout=holdout, train_overrides=attack_overrides(epochs, ratio, train_overrides, attack))
     data = load_dataset(dataset, device=get_device(device))
     clean = defender_data(rec, data.train, clean_source, clean_share, seed, dataset_groups(dataset) if clean_groups else None)
     test = data.test.sample(test_images)

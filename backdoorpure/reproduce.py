@@ -72,7 +72,7 @@ def table_keys(p:dict): # a table's parameters
 def model_config(p:dict, attack:str, ratio:float, seed:int): # a table's parameters and one group
     "The zoo config of one group's backdoored model, as the table's notebook resolves it."
     return zoo_config(p['dataset'], p['arch'], attack, ratio, seed, p['recipe'], p['width'], holdout=p.get('holdout', 0.0),
-                      train_images=p['train_images'], train_overrides=attack_overrides(p['epochs'], ratio, p.get('attacker')), device=p['device'])
+                      train_images=p['train_images'], train_overrides=attack_overrides(p['epochs'], ratio, p.get('attacker'), attack), device=p['device'])
 
 def table_models(p:dict, seed:int): # a table's parameters and one model seed
     "The zoo configs a table needs for one seed, each surrogate before the model that needs it, without duplicates."

@@ -51,14 +51,20 @@ def zoo_config(dataset:str='cifar10', # registered dataset
                   holdout_balanced=holdout_balanced, train_images=train_images, train=dict(tcfg))
 
 # %% ../nbs/06_zoo.ipynb #ec31a574
-def attack_overrides(epochs:int|dict|None=None, # attack-training epochs: an int, a mapping from ratio to epochs, or None for the recipe's
+def _ratio_or_name(key): # a mapping key: a ratio (papermill passes it as a string) or an attack's name
+    try: return float(key)
+    except ValueError: return key
+
+def attack_overrides(epochs:int|dict|None=None, # attack-training epochs: an int, a mapping from ratio or attack name to epochs, or None for the recipe's
                      ratio:float|None=None, # the poisoning ratio that picks from a mapping
-                     attacker:dict|None=None): # further attack-training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
+                     attacker:dict|None=None, # further attack-training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
+                     attack:str|None=None): # the attack, whose own entry in a mapping wins over its ratio's
     "The `train_overrides` of a table's backdoored model: its epochs and the attacker's changed keys."
     if isinstance(epochs, dict):
-        epochs = {float(k): v for k, v in epochs.items()}  # papermill passes mapping keys as strings
-        if float(ratio) not in epochs: raise KeyError(f"No attack-training epochs for ratio {ratio}: `epochs` maps only {sorted(epochs)}.")
-        epochs = epochs[float(ratio)]
+        epochs = {_ratio_or_name(k): v for k, v in epochs.items()}
+        key = attack if attack in epochs else float(ratio)
+        if key not in epochs: raise KeyError(f"No attack-training epochs for ratio {ratio}{f' or attack {attack}' if attack else ''}: `epochs` maps only {sorted(map(str, epochs))}.")
+        epochs = epochs[key]
     return {**({} if epochs is None else dict(epochs=epochs)), **(attacker or {})}
 
 # %% ../nbs/06_zoo.ipynb #f9744acb
@@ -89,13 +95,14 @@ def make_backdoor(cfg:dict, # a `zoo_config`
         poisoned = attack.poison_train(train_set, cfg.ratio, cfg.seed)
     seed_everything(cfg.seed)
     model = create_model(cfg.arch, data.info.num_classes, cfg.width, data.info.channels)
+    ptest = None if attack is None else attack.poison_test(data.test)
     seen = None  # triggered test images labelled with the target: accuracy on them is the ASR
     if watch and attack is not None and not cfg.all_to_all:
-        t = attack.poison_test(data.test).sample(watch, cfg.seed); seen = ImageSet(t.x, torch.full_like(t.y, cfg.target), t.info, t.index)
+        t = ptest.sample(watch, cfg.seed); seen = ImageSet(t.x, torch.full_like(t.y, cfg.target), t.info, t.index)
     history, record = train(model, poisoned.data, dict(cfg.train, device=str(dev)), checkpoint=checkpoint, test=seen)
     dtype = cfg.train['dtype']  # evaluated at the precision it was trained in
     metrics = (dict(c_acc=accuracy(model, data.test, dtype=dtype)) if attack is None else
-               backdoor_metrics(model, data.test, attack.poison_test(data.test), cfg.target if not cfg.all_to_all else None, dtype=dtype))
+               backdoor_metrics(model, data.test, ptest, cfg.target if not cfg.all_to_all else None, dtype=dtype))
     orig = lambda pos: train_set.index[pos.to(train_set.device)].cpu().numpy()  # positions -> original training indices
     arrays = dict(poison_index=orig(poisoned.poison_index), cross_index=orig(poisoned.cross_index),
                   holdout_index=held.index.cpu().numpy() if held is not None else np.zeros(0, np.int64))
