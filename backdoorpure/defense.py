@@ -182,12 +182,13 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
                  defense_seed:int|None=None, # seed of the defenses' own randomness (default: the model's seed)
                  train_overrides:dict|None=None, # the attacker's training keys changed from the recipe, e.g. {'label_smoothing': 0.1}
                  dtype:str|None=None, # precision of the defenses (default: the one the model was trained in)
-                 clean_groups:bool=True): # draw 'random' and 'unpoisoned' data by whole groups where the dataset has them (GTSRB's tracks)
+                 clean_groups:bool=True, # draw 'random' and 'unpoisoned' data by whole groups where the dataset has them (GTSRB's tracks)
+                 clean_seed:int|None=None): # seed of the 'random' or 'unpoisoned' draw (default: the model's seed)
     "One (attack, ratio, seed) group of a reproduction table, undefended first; C-Acc, ASR, RA and DER in %."
     model, rec = backdoored_model(dataset, arch, attack, ratio, seed, recipe, device, width=width, train_images=train_images,
                                   holdout=holdout, train_overrides=attack_overrides(epochs, ratio, train_overrides, attack))
     data = load_dataset(dataset, device=get_device(device))
-    clean = defender_data(rec, data.train, clean_source, clean_share, seed, dataset_groups(dataset) if clean_groups else None)
+    clean = defender_data(rec, data.train, clean_source, clean_share, seed if clean_seed is None else clean_seed, dataset_groups(dataset) if clean_groups else None)
     test = data.test.sample(test_images)
     reps = compare_defenses(model, clean, test, rec['attack'].poison_test(test), methods, rec['attack'].target, configs, device,
                             seed if defense_seed is None else defense_seed, dtype or rec['config']['train']['dtype'])
