@@ -36,11 +36,16 @@ STD = (0.247, 0.243, 0.261)  # our CIFAR-10 normalisation's std (BackdoorBench's
 NFT_TABLE = dict(arch='resnet18', width=16, recipe='cpu', epochs=12, attacker=dict(label_smoothing=0.1), ratio=0.1, seed=0,
                  train_images=None, holdout=0.0, clean_source='unpoisoned', clean_share=0.01, test_images=None)
 FST_TABLE = dict(NFT_TABLE, epochs=30, attacker=dict(dtype='bf16'), ratio=0.01, holdout=0.02, clean_source='holdout', clean_share=0.02)
+# The cpu-e60 cases are the current cpu NFT table's seed-0 models (results/nft/cpu, 23_nft.cpu.yaml): the official attack
+# scripts' recipe (plain cross-entropy, lr 0.1, cosine) for 60 epochs in bf16, and that table's 500 random benign images.
+NFT_TABLE_E60 = dict(NFT_TABLE, epochs=60, attacker=dict(lr=0.1, schedule='cosine', warmup_epochs=0.0, nesterov=False, dtype='bf16'),
+                     clean_source='random')
 CASES = {
     'smoke': [dict(NFT_TABLE, attack='badnets', width=8, epochs=1, train_images=2000, clean_share=0.004, test_images=300,
                    methods=list(METHODS))],
     'cpu': [dict(NFT_TABLE, attack=a, methods=list(METHODS)) for a in ('badnets', 'blended', 'sig', 'wanet')]
            + [dict(FST_TABLE, attack=a, methods=['fst']) for a in ('badnets', 'blended', 'sig', 'lc')],
+    'cpu-e60': [dict(NFT_TABLE_E60, attack=a, methods=list(METHODS)) for a in ('badnets', 'badnets-nft', 'blended', 'sig', 'wanet')],
 }
 DTYPE = 'fp32'  # both sides defend and are evaluated in fp32, as the official code runs on a CPU
 # Shorter official schedules at the smoke scale only (seconds, numbers meaningless); the cpu scale runs the defaults.
@@ -318,10 +323,11 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
                        clean_images=len(clean), test_images=len(test), before=pct(before), ours=dict(pct(ours), seconds=ours['seconds']),
                        official=dict(pct(theirs), seconds=secs), settings=settings,
                        device=ours['device'], torch=ours['torch'], dtype=DTYPE, threads=threads)
-            docs[m].update(official_commit=commit_of(repos['tsbd' if m == 'tsbd' else m]), patches=patches, deviations=deviations,
-                           **({'backdoorbench_commit': commit_of(repos['backdoorbench']), 'fst_commit': commit_of(repos['fst'])} if m == 'tsbd' else {}))
+            doc = json.loads(files[m].read_text()) if files[m].exists() else docs[m]  # read again: another process may have added rows
+            doc.update(official_commit=commit_of(repos['tsbd' if m == 'tsbd' else m]), patches=patches, deviations=deviations,
+                       **({'backdoorbench_commit': commit_of(repos['backdoorbench']), 'fst_commit': commit_of(repos['fst'])} if m == 'tsbd' else {}))
             row['verdict'] = verdict(row['ours'], row['official'])
-            docs[m]['rows'].append(row); write_json(files[m], docs[m])
+            doc['rows'].append(row); write_json(files[m], doc)
             print(f"{m} {case['attack']} {case['ratio']}: ours {row['ours']['asr']:.1f}/{row['ours']['c_acc']:.1f}, "
                   f"official {row['official']['asr']:.1f}/{row['official']['c_acc']:.1f} (ASR/C-Acc %): {row['verdict']}", flush=True)
     return {m: json.loads((Path(out)/f'{m}.json').read_text()) for m in methods if (Path(out)/f'{m}.json').exists()}
