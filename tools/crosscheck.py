@@ -293,6 +293,10 @@ def verdict(ours:dict, theirs:dict):
     close = abs(ours['asr'] - theirs['asr']) <= 10 and abs(ours['c_acc'] - theirs['c_acc']) <= 2
     return 'agrees' if close else 'differs'
 
+def results_doc(path:Path, method:str):
+    "The results file of `method` at `path`, or an empty one."
+    return json.loads(path.read_text()) if path.exists() else dict(method=method, rows=[])
+
 def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosscheck', methods=METHODS, threads:int=0, device='cpu',
                defense_seeds=None, attacks=None, ratios=None): # seeds of both sides' defenses (default: the model's); only these attacks, ratios
     "Run every case of `scale` for `methods`; rows are added to out/{method}.json as they finish and reused when present."
@@ -305,8 +309,7 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
     for case in cases:
         todo = [m for m in case['methods'] if m in methods]
         files = {m: Path(out)/f'{m}.json' for m in todo}
-        docs = {m: json.loads(f.read_text()) if f.exists() else dict(method=m, rows=[]) for m, f in files.items()}
-        todo = [m for m in todo if not any(r['case_key'] == case_key(case) for r in docs[m]['rows'])]
+        todo = [m for m in todo if not any(r['case_key'] == case_key(case) for r in results_doc(files[m], m)['rows'])]
         if not todo: continue
         model, rec, clean, test, ptest = prepare(case, device)
         target = rec['attack'].target
@@ -323,7 +326,7 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
                        clean_images=len(clean), test_images=len(test), before=pct(before), ours=dict(pct(ours), seconds=ours['seconds']),
                        official=dict(pct(theirs), seconds=secs), settings=settings,
                        device=ours['device'], torch=ours['torch'], dtype=DTYPE, threads=threads)
-            doc = json.loads(files[m].read_text()) if files[m].exists() else docs[m]  # read again: another process may have added rows
+            doc = results_doc(files[m], m)  # read again: another process may have added rows
             doc.update(official_commit=commit_of(repos['tsbd' if m == 'tsbd' else m]), patches=patches, deviations=deviations,
                        **({'backdoorbench_commit': commit_of(repos['backdoorbench']), 'fst_commit': commit_of(repos['fst'])} if m == 'tsbd' else {}))
             row['verdict'] = verdict(row['ours'], row['official'])
