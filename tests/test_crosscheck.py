@@ -56,3 +56,13 @@ def test_harness_runs_every_method_at_smoke_scale_and_resumes(tmp_path, cache):
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob('*.json')}
     cc.crosscheck({k: v.resolve() for k, v in REPOS.items()}, 'smoke', tmp_path, threads=1)  # every row present: nothing runs
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob('*.json')} == mtimes
+
+@needs_official
+@needs_cifar
+def test_our_fst_replays_the_official_fst_step_by_step():
+    "Fed the official head, batches and order, our FST's weights stay at float rounding from the official code's after every step."
+    import fst_trace
+    r = fst_trace.trace({'fst': REPOS['fst'].resolve()}, 'smoke', 'badnets', seed=1, threads=1, epochs=3)
+    assert r['steps'] == 6 and len(r['max_abs_diff_per_step']) == 6
+    assert max(r['max_abs_diff_per_step']) < 1e-5, r['max_abs_diff_per_step']  # weights are O(0.1); float32 rounding is 1e-7
+    assert abs(r['official']['c_acc'] - r['ours_on_official_batches']['c_acc']) <= 0.5

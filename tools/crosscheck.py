@@ -99,6 +99,23 @@ def load_job(job:Path):
 
 
 # ---- one worker per official method, each in its own process (their packages `utils` and `models` collide) ---------
+class TraceLoader:
+    "The official training DataLoader, recording every batch and the network's state before the first step and after each step."
+    def __init__(self, loader, net):
+        self.loader, self.net, self.batches, self.states = loader, net, [], []
+    def __len__(self): return len(self.loader)
+    def snap(self): self.states.append({k: v.detach().clone() for k, v in self.net.state_dict().items()})
+    def __iter__(self):
+        for i, (x, y, *rest) in enumerate(self.loader):
+            if i > 0 or not self.states: self.snap()  # the first batch of a later epoch follows no new step
+            self.batches.append((x.clone(), torch.as_tensor(y).clone()))
+            yield (x, y, *rest)
+        self.snap()
+    def save(self, path:Path):
+        from safetensors.torch import save_file
+        t = {f'x{k}': x.contiguous() for k, (x, _) in enumerate(self.batches)} | {f'y{k}': y.contiguous() for k, (_, y) in enumerate(self.batches)}
+        save_file(t | {f's{k}:{n}': v.contiguous() for k, s in enumerate(self.states) for n, v in s.items()}, path)
+
 def official_fst(repo:Path, job:Path):
     "FST's fine_tune/ft.py main(), on our weights and images; returns (purified official state, patches, deviations)."
     state, arrays, cfg = load_job(job)
@@ -120,10 +137,15 @@ def official_fst(repo:Path, job:Path):
     ft.load_attack_result = lambda path: {'clean_train': dataset_wrapper_with_transform(clean)}
     ft.choose_index_v2 = lambda ratio, n: list(range(n))
     ft.CustomDataset_v2 = lambda images, target, transform: dataset_wrapper_with_transform(bd, transform)
+    if cfg.get('trace'):  # record the training loader's batches and the state after every step (tools/fst_trace.py)
+        traced, loader = [], ft.DataLoader
+        ft.DataLoader = lambda *a, **k: (traced.append(TraceLoader(loader(*a, **k), net)) or traced[-1]) if k.get('shuffle') else loader(*a, **k)
     sys.argv = ['ft.py', '--attack', cfg['record'], '--pratio', str(cfg['ratio']), '--device', 'cpu', '--lr', '0.01', '--model', 'resnet18',
                 '--dataset', 'cifar10', '--epochs', str(cfg.get('epochs', 10)), '--ft_mode', 'fst', '--split_ratio', '0.02',
                 '--attack_target', str(cfg['target']), '--random_seed', str(cfg['seed'])]
-    try: ft.main()
+    try:
+        ft.main()
+        if cfg.get('trace'): traced[0].save(job/'trace.safetensors')
     finally:  # leave the checkout as it was: our record and the logs the script writes for it, both named after our model
         for d in (repo/'record'/'cifar10'/cfg['record'], repo/'logs'/'cifar10'/cfg['record']):
             shutil.rmtree(d, ignore_errors=True)
@@ -136,7 +158,8 @@ def official_fst(repo:Path, job:Path):
                'CustomDataset_v2: our triggered test subset instead of PNG files',
                'attack_result.pt: written by the harness with our weights (tensors only) and removed afterwards']
     deviations = ['--device cpu', "--random_seed: each row's defense seed (the model's seed unless --defense-seeds)", 'official evaluations run on small test subsets; '
-                  'the reported metrics are ours, on the full sets'] + ([f"--epochs {cfg['epochs']} (smoke)"] if 'epochs' in cfg else [])
+                  'the reported metrics are ours, on the full sets'] + ([f"--epochs {cfg['epochs']}"] if 'epochs' in cfg else [])
+    deviations += ["DataLoader: the training loader records its batches and the network's state after every step (trace)"] if cfg.get('trace') else []
     return net.state_dict(), patches, deviations
 
 def official_tsbd(repo:Path, bb:Path, fst:Path, job:Path):
@@ -268,7 +291,8 @@ def prepare(case:dict, device='cpu'):
 
 def nhwc(images): return images.x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
-def run_official(method:str, repos:dict, model, rec, clean, test, ptest, settings:dict, threads:int, eval_images:int=200):
+def run_official(method:str, repos:dict, model, rec, clean, test, ptest, settings:dict, threads:int, eval_images:int=200,
+                 trace_to:Path|None=None): # where to move the worker's trace file (settings with trace=True)
     "The official purification of `model` in a child process; returns (our model with its weights, seconds, patches, deviations)."
     from safetensors.torch import load_file, save_file
     from backdoorpure.models import load_state_strict
@@ -286,6 +310,7 @@ def run_official(method:str, repos:dict, model, rec, clean, test, ptest, setting
         if r.returncode != 0: raise RuntimeError(f"official {method} failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
         report = json.loads((job/'report.json').read_text())
         theirs = load_state_strict(copy.deepcopy(model).cpu(), from_official(load_file(job/'purified.safetensors')), f'official {method}')
+        if trace_to is not None: shutil.move(job/'trace.safetensors', trace_to)
     return theirs, report['seconds'], report['patches'], report['deviations']
 
 def verdict(ours:dict, theirs:dict):
