@@ -318,6 +318,10 @@ def verdict(ours:dict, theirs:dict):
     close = abs(ours['asr'] - theirs['asr']) <= 10 and abs(ours['c_acc'] - theirs['c_acc']) <= 2
     return 'agrees' if close else 'differs'
 
+def percent(metrics:dict): # from `backdoor_metrics`
+    "C-Acc, ASR and RA in %, two decimals, as the results files hold them."
+    return {k: round(100 * metrics[k], 2) for k in ('c_acc', 'asr', 'ra')}
+
 def results_doc(path:Path, method:str):
     "The results file of `method` at `path`, or an empty one."
     return json.loads(path.read_text()) if path.exists() else dict(method=method, rows=[])
@@ -346,10 +350,9 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
             if m == 'tsbd': settings['neuron_ratio'] = ours['log']['neuron_ratio']
             theirs_model, secs, patches, deviations = run_official(m, repos, model, rec, clean, test, ptest, settings, threads)
             theirs = backdoor_metrics(theirs_model, test, ptest, target, dtype=DTYPE)
-            pct = lambda d: {k: round(100 * d[k], 2) for k in ('c_acc', 'asr', 'ra')}
             row = dict(case_key=case_key(case), case={k: v for k, v in case.items() if k != 'methods'}, model_key=rec['key'],
-                       clean_images=len(clean), test_images=len(test), before=pct(before), ours=dict(pct(ours), seconds=ours['seconds']),
-                       official=dict(pct(theirs), seconds=secs), settings=settings,
+                       clean_images=len(clean), test_images=len(test), before=percent(before), ours=dict(percent(ours), seconds=ours['seconds']),
+                       official=dict(percent(theirs), seconds=secs), settings=settings,
                        device=ours['device'], torch=ours['torch'], dtype=DTYPE, threads=threads)
             doc = results_doc(files[m], m)  # read again: another process may have added rows
             doc.update(official_commit=commit_of(repos['tsbd' if m == 'tsbd' else m]), patches=patches, deviations=deviations,

@@ -8,13 +8,11 @@ from the same weights with the official's re-drawn head and those batches, and a
 between the two states is measured. If the two codes compute the same thing, the differences stay at float rounding
 and both purified models give the same ASR; then a gap between their results under different seeds is the seed's.
 """
-import argparse, copy, json, tempfile, time
+import argparse, copy, tempfile, time
 from pathlib import Path
 import torch
 
 import crosscheck as cc
-
-ROOT = Path(__file__).resolve().parents[1]
 
 class Replay:
     "Stands in for the clean ImageSet inside `tune`: each call of `batches` yields the next epoch's recorded batches."
@@ -44,6 +42,7 @@ def trace(repos:dict, scale:str='smoke', attack:str='badnets', seed:int=0, threa
     steps = sum(k.startswith('y') for k in t)
     per_epoch = -(-len(clean) // fst.FST_DEFAULTS['batch_size'])
     batches = [(t[f'x{k}'], t[f'y{k}']) for k in range(steps)]
+    epochs = [batches[i:i + per_epoch] for i in range(0, steps, per_epoch)]  # as the official loader gave them
     official = lambda k: {n.split(':', 1)[1]: v for n, v in t.items() if n.startswith(f's{k}:')}
     diffs, last = [], {}
     def compare(m, k):
@@ -59,17 +58,15 @@ def trace(repos:dict, scale:str='smoke', attack:str='badnets', seed:int=0, threa
     fst.reinit_head = official_head
     try:
         t0 = time.perf_counter()
-        fst.tune(ours_model, Replay([batches[i:i + per_epoch] for i in range(0, steps, per_epoch)], clean.device),
-                 dict(fst.FST_DEFAULTS, mode='fst', channels_last=False, **{k: v for k, v in settings.items() if k == 'epochs'}), seed,
+        fst.tune(ours_model, Replay(epochs, clean.device), dict(fst.FST_DEFAULTS, mode='fst', channels_last=False, epochs=len(epochs)), seed,
                  on_step=compare)
         ours_secs = time.perf_counter() - t0
     finally: fst.reinit_head = reinit
     target = rec['attack'].target
-    pct = lambda d: {k: round(100 * d[k], 2) for k in ('c_acc', 'asr', 'ra')}
     return dict(case={k: v for k, v in case.items() if k != 'methods'}, model_key=rec['key'], defense_seed=seed, steps=steps,
                 max_abs_diff_per_step=[float(f'{x:.3g}') for x in diffs], largest_final_diff=last,
-                before=pct(backdoor_metrics(model, test, ptest, target)), official=dict(pct(backdoor_metrics(theirs, test, ptest, target)), seconds=secs),
-                ours_on_official_batches=dict(pct(backdoor_metrics(ours_model, test, ptest, target)), seconds=round(ours_secs, 2)),
+                before=cc.percent(backdoor_metrics(model, test, ptest, target)), official=dict(cc.percent(backdoor_metrics(theirs, test, ptest, target)), seconds=secs),
+                ours_on_official_batches=dict(cc.percent(backdoor_metrics(ours_model, test, ptest, target)), seconds=round(ours_secs, 2)),
                 patches=patches, deviations=deviations, official_commit=cc.commit_of(repos['fst']), torch=torch.__version__, dtype='fp32', threads=threads)
 
 def main(argv=None):
@@ -92,7 +89,7 @@ def main(argv=None):
           f"ours on the official batches {r['ours_on_official_batches']['asr']}%")
     if a.out:
         from backdoorpure.core import write_json
-        doc = json.loads(a.out.read_text()) if a.out.exists() else dict(rows=[])
+        doc = cc.results_doc(a.out, 'fst')
         doc['rows'] = [x for x in doc['rows'] if (x['model_key'], x['defense_seed']) != (r['model_key'], r['defense_seed'])] + [r]
         write_json(a.out, doc)
     return r
