@@ -96,7 +96,7 @@ def check_rows(table:str, p:dict, out:str|Path): # a table, its parameters and i
     "Refuse a results folder whose rows were made with other defenses, defender data or models than `p` asks for."
     saved = read_json(Path(out)/'params.json') if (Path(out)/'params.json').exists() else {}
     for k in ROW_KEYS:
-        if k in saved and k in p and saved[k] != p[k]:
+        if k in saved and k in p and saved[k] != p[k] and not (k == 'methods' and set(saved[k]) <= set(p[k])):   # added columns are computed, not mixed
             raise ValueError(f"{out} holds rows made with {k} = {saved[k]!r}, but the {table} table asks for {p[k]!r}: pass another --out, or move that folder away.")
     for a, r, s in table_keys(p):
         path = row_file(out, a, r, s)

@@ -12,7 +12,7 @@ def cifar_available():
 
 needs_cifar = pytest.mark.skipif(not cifar_available(), reason='no CIFAR-10 copy: set BACKDOORPURE_DATA (CI points it at ../shared/datasets)')
 
-NEEDS_CIFAR = {'index.ipynb', '20_no_defense.ipynb', '21_fst.ipynb', '22_tsbd.ipynb', '23_nft.ipynb', '25_attacker_recipe.ipynb', '14_reproduce.ipynb'}
+NEEDS_CIFAR = {'index.ipynb', '20_no_defense.ipynb', '21_fst.ipynb', '22_tsbd.ipynb', '23_nft.ipynb', '25_attacker_recipe.ipynb', '26_architectures.ipynb', '14_reproduce.ipynb'}
 
 class NotebookRuns:
     "Each notebook executed at most once per test session, with outputs, into `folder`; the docs site is built from these copies."
