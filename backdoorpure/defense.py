@@ -198,7 +198,7 @@ def defense_rows(dataset:str, arch:str, attack:str, ratio:float, seed:int, # whi
 
 def summary_table(rows:list, # from `defense_rows`
                   metrics:tuple=('c_acc', 'asr')): # shown in each cell, separated by ' / '
-    "One row per (attack, ratio): the number of seeds, then one column per method with cells 'mean ± std' over seeds."
+    "One row per (attack, ratio): the number of seeds, then one column per method with cells 'mean ± std' over seeds ('—' where a method has no row)."
     import pandas as pd
     df = pd.DataFrame(rows)
     fmt = lambda v: f"{v.mean():.1f} ± {v.std():.1f}" if len(v) > 1 else f"{v.mean():.1f}"
@@ -206,7 +206,7 @@ def summary_table(rows:list, # from `defense_rows`
     groups = lambda m: df[df.method == m].groupby(['attack', 'ratio'], sort=False)
     cells = {'seeds': {k: g.seed.nunique() for k, g in groups(methods[0])}}
     cells |= {m: {k: ' / '.join(fmt(g[key]) for key in metrics) for k, g in groups(m)} for m in methods}
-    table = pd.DataFrame(cells); table.index.names = ['attack', 'ratio']
+    table = pd.DataFrame(cells).fillna('—'); table.index.names = ['attack', 'ratio']
     return table
 
 def save_table(table, # from `summary_table`

@@ -335,6 +335,7 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
     threads = threads or torch.get_num_threads()
     cases = [dict(c, defense_seed=s) for c in CASES[scale] if (attacks is None or c['attack'] in attacks) and (ratios is None or c['ratio'] in ratios)
              for s in (defense_seeds or [c['seed']])]
+    befores = {}
     for case in cases:
         todo = [m for m in case['methods'] if m in methods]
         files = {m: Path(out)/f'{m}.json' for m in todo}
@@ -342,7 +343,9 @@ def crosscheck(repos:dict, scale:str='smoke', out:Path=ROOT/'results'/'crosschec
         if not todo: continue
         model, rec, clean, test, ptest = prepare(case, device)
         target = rec['attack'].target
-        before = backdoor_metrics(model, test, ptest, target, dtype=DTYPE)
+        if (rec['key'], case['test_images']) not in befores:  # the undefended model once, not once per defense seed
+            befores[rec['key'], case['test_images']] = backdoor_metrics(model, test, ptest, target, dtype=DTYPE)
+        before = befores[rec['key'], case['test_images']]
         for m in todo:
             settings = dict(seed=case['defense_seed'], **(SMOKE[m] if scale == 'smoke' else {}))
             config = dict(settings); config.pop('seed')
