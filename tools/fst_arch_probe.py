@@ -19,7 +19,7 @@ from backdoorpure.core import config_key, read_json, write_json
 from backdoorpure.data import load_dataset
 from backdoorpure.defense import defender_data, purify
 from backdoorpure.fst import penultimate
-from backdoorpure.zoo import attack_overrides, backdoored_model, zoo_config, zoo_dir
+from backdoorpure.zoo import attack_overrides, cached_model, zoo_config, zoo_dir
 
 CASES = {  # name: (arch, attack, ratio, attack-training epochs), each table's cpu protocol: width 16, cpu recipe in bf16, 5% random clean data
     'vgg19-bn/badnets': ('vgg19-bn', 'badnets', 0.1, 12), 'vgg19-bn/blended': ('vgg19-bn', 'blended', 0.1, 12),
@@ -75,8 +75,7 @@ def probe(name:str, seed:int, variants:list, defense_seed:int=0):
     "Rows of one case's model under each variant; None when the model is not cached."
     cfg = case_config(name, seed)
     if not (zoo_dir()/config_key(cfg)/'entry.json').exists(): return None
-    arch, attack, ratio, epochs = CASES[name]
-    model, rec = backdoored_model('cifar10', arch, attack, ratio, seed, 'cpu', 'cpu', width=16, train_overrides=attack_overrides(epochs, ratio, {'dtype': 'bf16'}))
+    model, rec = cached_model(cfg, 'cpu')
     data = load_dataset('cifar10', device=torch.device('cpu'))
     clean = defender_data(rec, data.train, 'random', 0.05, seed)
     test, target = data.test, rec['attack'].target
