@@ -19,6 +19,7 @@ from backdoorpure.core import config_key, read_json, write_json
 from backdoorpure.data import load_dataset
 from backdoorpure.defense import defender_data, purify
 from backdoorpure.fst import penultimate
+from backdoorpure.metrics import _non_target
 from backdoorpure.zoo import attack_overrides, cached_model, zoo_config, zoo_dir
 
 CASES = {  # name: (arch, attack, ratio, attack-training epochs), each table's cpu protocol: width 16, cpu recipe in bf16, 5% random clean data
@@ -80,24 +81,24 @@ def probe(name:str, seed:int, variants:list, defense_seed:int=0):
     clean = defender_data(rec, data.train, 'random', 0.05, seed)
     test, target = data.test, rec['attack'].target
     ptest = rec['attack'].poison_test(test)
-    ptest = ptest.subset((ptest.y != target).nonzero().flatten())
+    ptest = ptest.subset(_non_target(ptest, target))
     dtype = rec['config']['train']['dtype']
     f0_clean, f0_poison = penultimate(model, test), penultimate(model, ptest)
-    rows = [dict(case=name, seed=seed, model_key=rec['key'], variant='none', defense_seed=None, feature_asr=round(100 * feature_asr(
-        f0_poison, penultimate(model, clean), clean.y, target), 2),
-                 feature_asr_by_stage=feature_asr_by_stage(model, ptest, clean, target), **{k: round(100 * v, 2) for k, v in rec['metrics'].items()})]
+    by_stage = feature_asr_by_stage(model, ptest, clean, target)  # its last stage, pooled, is the penultimate layer
+    rows = [dict(case=name, seed=seed, model_key=rec['key'], variant='none', defense_seed=None, feature_asr=by_stage[-1],
+                 feature_asr_by_stage=by_stage, **{k: round(100 * v, 2) for k, v in rec['metrics'].items()})]
     for v in variants:
         method, over = VARIANTS[v]
         tuned, rep = purify(model, clean, method, over, test, ptest, target, 'cpu', defense_seed, dtype=dtype)
         f_clean, f_poison = penultimate(tuned, test), penultimate(tuned, ptest)
         w0, w = model.head.weight.float().flatten(), tuned.head.weight.float().flatten()
+        by_stage = feature_asr_by_stage(tuned, ptest, clean, target)
         rows.append(dict(case=name, seed=seed, model_key=rec['key'], variant=v, defense_seed=defense_seed, config=over,
                          asr=round(100 * rep['asr'], 2), c_acc=round(100 * rep['c_acc'], 2), seconds=round(rep['seconds'], 1),
                          head_cosine=round(torch.cosine_similarity(w, w0, 0).item(), 3),
                          clean_feature_shift=round(((f_clean - f0_clean).norm(dim=1) / f0_clean.norm(dim=1)).mean().item(), 3),
                          poison_feature_shift=round(((f_poison - f0_poison).norm(dim=1) / f0_poison.norm(dim=1)).mean().item(), 3),
-                         feature_asr=round(100 * feature_asr(f_poison, penultimate(tuned, clean), clean.y, target), 2),
-                         feature_asr_by_stage=feature_asr_by_stage(tuned, ptest, clean, target), conv_change_by_quarter=conv_change(model, tuned)))
+                         feature_asr=by_stage[-1], feature_asr_by_stage=by_stage, conv_change_by_quarter=conv_change(model, tuned)))
         print({k: rows[-1][k] for k in ('case', 'variant', 'asr', 'c_acc', 'head_cosine', 'clean_feature_shift', 'feature_asr', 'feature_asr_by_stage', 'conv_change_by_quarter')}, flush=True)
     return rows
 
